@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the guest can use to send an IPI (the feature profile) and what each
+//! transport costs (the cost table), in integer units (cycles by convention).
+
+#![forbid(unsafe_code)]
+
+/// A mechanism that delivers a fixed IPI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transport {
+    /// One WRMSR of the x2APIC ICR (MSR 0x830) per target.
+    X2apicIcr,
+    /// Two MMIO writes (ICR2, then ICR) per target in xAPIC mode.
+    XapicIcr,
+    /// One `KVM_HC_SEND_IPI` hypercall per 128-id window of targets.
+    KvmHcSendIpi,
+    /// One `TDVMCALL(WRMSR, ICR)` per target in a TDX guest.
+    TdVmCall,
+    /// One posted-interrupt descriptor write per target (host opt-in).
+    Posted,
+}
+
+impl Transport {
+    /// Every transport, in the order used for tie-breaking (earlier wins).
+    pub const ALL: [Self; 5] = [
+        Self::X2apicIcr,
+        Self::TdVmCall,
+        Self::Posted,
+        Self::XapicIcr,
+        Self::KvmHcSendIpi,
+    ];
+
+    /// Returns the short name used by knobs and tools.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::X2apicIcr => "x2apic",
+            Self::XapicIcr => "xapic",
+            Self::KvmHcSendIpi => "hypercall",
+            Self::TdVmCall => "tdvmcall",
+            Self::Posted => "posted",
+        }
+    }
+
+    /// Parses a short name as returned by [`Transport::name`].
+    ///
+    /// ```
+    /// use ipi_core::profile::Transport;
+    /// assert_eq!(Transport::from_name("hypercall"), Some(Transport::KvmHcSendIpi));
+    /// assert_eq!(Transport::from_name("nope"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Tells whether one operation of this transport covers a window of targets.
+    pub const fn is_window(self) -> bool {
+        matches!(self, Self::KvmHcSendIpi)
+    }
+}
+
+/// The guest's local APIC mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApicMode {
+    /// x2APIC: MSR interface, 32-bit ids.
+    X2apic,
+    /// xAPIC: MMIO interface, 8-bit ids.
+    Xapic,
+}
+
+/// What the host is known to do to accelerate IPIs (no CPUID bit exists; a host hint or guess).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HostAccel {
+    /// No acceleration: every ICR write exits.
+    None,
+    /// Intel IPI virtualization: physical-mode x2APIC ICR writes do not exit.
+    Ipiv,
+    /// AMD AVIC / x2AVIC: ICR writes to running targets do not exit.
+    Avic,
+}
+
+/// The features the guest sees, decided once at load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Features {
+    /// x2APIC or xAPIC mode.
+    pub apic_mode: ApicMode,
+    /// `KVM_FEATURE_PV_SEND_IPI`: the `KVM_HC_SEND_IPI` hypercall is exposed.
+    pub pv_send_ipi: bool,
+    /// `KVM_FEATURE_PV_SCHED_YIELD`: directed yield to preempted targets is exposed.
+    pub pv_sched_yield: bool,
+    /// The guest is a TDX trust domain (ICR writes would raise #VE).
+    pub tdx: bool,
+    /// The host's IPI acceleration, if known.
+    pub host_accel: HostAccel,
+    /// Guest posted-interrupt writes are enabled by the host.
+    pub posted_ipi: bool,
+}
+
+impl Features {
+    /// A plain x2APIC guest with `PV_SEND_IPI`, as stock KVM exposes it.
+    pub const KVM_X2APIC: Self = Self {
+        apic_mode: ApicMode::X2apic,
+        pv_send_ipi: true,
+        pv_sched_yield: true,
+        tdx: false,
+        host_accel: HostAccel::None,
+        posted_ipi: false,
+    };
+
+    /// Tells whether `t` can deliver an IPI in this guest.
+    ///
+    /// In a TD the ICR write is replaced by the direct `TDVMCALL`; the xAPIC ICR
+    /// exists only in xAPIC mode.
+    pub const fn available(&self, t: Transport) -> bool {
+        match t {
+            Transport::X2apicIcr => matches!(self.apic_mode, ApicMode::X2apic) && !self.tdx,
+            Transport::XapicIcr => matches!(self.apic_mode, ApicMode::Xapic) && !self.tdx,
+            Transport::KvmHcSendIpi => self.pv_send_ipi,
+            Transport::TdVmCall => self.tdx,
+            Transport::Posted => self.posted_ipi,
+        }
+    }
+
+    /// Returns the VM exits one operation of `t` costs (per target, or per window).
+    pub const fn exits_per_op(&self, t: Transport) -> u32 {
+        match t {
+            Transport::X2apicIcr => match self.host_accel {
+                HostAccel::None => 1,
+                HostAccel::Ipiv | HostAccel::Avic => 0,
+            },
+            Transport::XapicIcr => 2,
+            Transport::KvmHcSendIpi | Transport::TdVmCall => 1,
+            Transport::Posted => 0,
+        }
+    }
+}
+
+/// The modeled cost of one transport.
+///
+/// An operation is one hypercall (window) for [`Transport::KvmHcSendIpi`] and one
+/// target for every other transport, so a unicast transport costs
+/// `per_op + per_target` per target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Cost {
+    /// Cost of one operation, whatever its target count.
+    pub per_op: u32,
+    /// Extra cost for each target an operation covers.
+    pub per_target: u32,
+}
+
+impl Cost {
+    /// Returns the cost of one operation covering `targets` targets.
+    pub fn op(self, targets: u64) -> u64 {
+        u64::from(self.per_op).saturating_add(u64::from(self.per_target).saturating_mul(targets))
+    }
+
+    /// Returns the cost of one target sent alone (`per_op + per_target`).
+    pub fn unicast(self) -> u64 {
+        self.op(1)
+    }
+}
+
+/// The cost of every transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Costs {
+    /// x2APIC ICR write.
+    pub x2apic_icr: Cost,
+    /// xAPIC ICR2 + ICR writes.
+    pub xapic_icr: Cost,
+    /// `KVM_HC_SEND_IPI` hypercall.
+    pub kvm_hc: Cost,
+    /// TDX `TDVMCALL(WRMSR, ICR)`.
+    pub tdvmcall: Cost,
+    /// Posted-interrupt write.
+    pub posted: Cost,
+}
+
+/// Builds a [`Cost`] in a const context.
+const fn c(per_op: u32, per_target: u32) -> Cost {
+    Cost { per_op, per_target }
+}
+
+impl Costs {
+    /// Skylake, every ICR write a full exit (LKML IPIv cover letter, 2021: x2APIC
+    /// 4238 cycles); hypercall = one exit of the same kind plus an estimated 150 per
+    /// target; TDVMCALL and posted per DESIGN.md, TDVMCALL estimated as two exits.
+    pub const SKYLAKE: Self = Self {
+        x2apic_icr: c(4238, 0),
+        xapic_icr: c(6059, 0),
+        kvm_hc: c(4238, 150),
+        tdvmcall: c(8476, 0),
+        posted: c(2000, 0),
+    };
+
+    /// Skylake with KVM's ICR fastpath (same cover letter: x2APIC 3293 cycles).
+    pub const SKYLAKE_FASTPATH: Self = Self {
+        x2apic_icr: c(3293, 0),
+        ..Self::SKYLAKE
+    };
+
+    /// Sapphire Rapids with IPIv (same cover letter: x2APIC 4338 -> 3645, xAPIC
+    /// 6059 -> 4713); the hypercall keeps a full exit (4338).
+    pub const SPR_IPIV: Self = Self {
+        x2apic_icr: c(3645, 0),
+        xapic_icr: c(4713, 0),
+        kvm_hc: c(4338, 150),
+        tdvmcall: c(8676, 0),
+        posted: c(2000, 0),
+    };
+
+    /// Returns the cost of `t`.
+    pub const fn get(&self, t: Transport) -> Cost {
+        match t {
+            Transport::X2apicIcr => self.x2apic_icr,
+            Transport::XapicIcr => self.xapic_icr,
+            Transport::KvmHcSendIpi => self.kvm_hc,
+            Transport::TdVmCall => self.tdvmcall,
+            Transport::Posted => self.posted,
+        }
+    }
+
+    /// Replaces the cost of `t`.
+    pub fn set(&mut self, t: Transport, cost: Cost) {
+        let slot = match t {
+            Transport::X2apicIcr => &mut self.x2apic_icr,
+            Transport::XapicIcr => &mut self.xapic_icr,
+            Transport::KvmHcSendIpi => &mut self.kvm_hc,
+            Transport::TdVmCall => &mut self.tdvmcall,
+            Transport::Posted => &mut self.posted,
+        };
+        *slot = cost;
+    }
+
+    /// Returns the cost of sending to `targets` APIC ids packed as densely as possible with `t` alone.
+    ///
+    /// A window transport needs `ceil(targets / 128)` operations.
+    ///
+    /// ```
+    /// use ipi_core::profile::{Costs, Transport};
+    /// let c = Costs::SKYLAKE;
+    /// assert_eq!(c.dense_total(Transport::X2apicIcr, 3), 3 * 4238);
+    /// assert_eq!(c.dense_total(Transport::KvmHcSendIpi, 129), 2 * 4238 + 129 * 150);
+    /// ```
+    pub fn dense_total(&self, t: Transport, targets: u64) -> u64 {
+        let cost = self.get(t);
+        if t.is_window() {
+            let ops = targets.div_ceil(128);
+            u64::from(cost.per_op)
+                .saturating_mul(ops)
+                .saturating_add(u64::from(cost.per_target).saturating_mul(targets))
+        } else {
+            cost.unicast().saturating_mul(targets)
+        }
+    }
+}
+
+/// How the planner may choose transports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Cheapest modeled mix of the available transports.
+    Auto,
+    /// Always this one transport.
+    Forced(Transport),
+}
+
+/// A complete configuration snapshot: what exists, what it costs, what is allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// The guest's features.
+    pub features: Features,
+    /// The cost table.
+    pub costs: Costs,
+    /// Auto or forced.
+    pub mode: Mode,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        reason = "tests"
+    )]
+    use super::*;
+
+    #[test]
+    fn names_roundtrip() {
+        for t in Transport::ALL {
+            assert_eq!(Transport::from_name(t.name()), Some(t));
+        }
+    }
+
+    #[test]
+    fn availability() {
+        let f = Features::KVM_X2APIC;
+        assert!(f.available(Transport::X2apicIcr));
+        assert!(f.available(Transport::KvmHcSendIpi));
+        assert!(!f.available(Transport::XapicIcr));
+        assert!(!f.available(Transport::TdVmCall));
+        assert!(!f.available(Transport::Posted));
+        let td = Features { tdx: true, ..f };
+        assert!(!td.available(Transport::X2apicIcr));
+        assert!(td.available(Transport::TdVmCall));
+        let x = Features {
+            apic_mode: ApicMode::Xapic,
+            ..f
+        };
+        assert!(x.available(Transport::XapicIcr));
+        assert_eq!(x.exits_per_op(Transport::XapicIcr), 2);
+        let ipiv = Features {
+            host_accel: HostAccel::Ipiv,
+            ..f
+        };
+        assert_eq!(ipiv.exits_per_op(Transport::X2apicIcr), 0);
+        assert_eq!(f.exits_per_op(Transport::X2apicIcr), 1);
+    }
+
+    #[test]
+    fn costs_get_set() {
+        let mut c = Costs::SKYLAKE;
+        for t in Transport::ALL {
+            let new = Cost {
+                per_op: 1,
+                per_target: 2,
+            };
+            c.set(t, new);
+            assert_eq!(c.get(t), new);
+        }
+        assert_eq!(Costs::SKYLAKE_FASTPATH.x2apic_icr.per_op, 3293);
+        assert_eq!(Cost::default().op(5), 0);
+        let big = Cost {
+            per_op: u32::MAX,
+            per_target: u32::MAX,
+        };
+        assert_eq!(big.op(u64::MAX), u64::MAX);
+    }
+}
