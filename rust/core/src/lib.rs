@@ -18,8 +18,11 @@
 #![forbid(unsafe_code)]
 
 pub mod apic;
+pub mod calibrate;
 pub mod kvm;
+pub mod plan;
 pub mod posted;
 pub mod profile;
 pub mod sort;
+pub mod stock;
 pub mod tdx;
