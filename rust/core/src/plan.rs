@@ -59,6 +59,12 @@ pub const WINDOW_SPAN: u32 = KVM_IPI_CLUSTER_SIZE - 1;
 /// Number of scratch words holding the ring of partial costs.
 pub const RING: usize = 256;
 
+/// Most targets one plan may have (2^31), which keeps every partial cost below 2^63.
+pub const MAX_TARGETS: usize = 1 << 31;
+
+/// Per-target and per-window costs are capped here inside the search.
+const COST_MAX: u64 = u32::MAX as u64;
+
 /// Returns the scratch length [`Policy::plan`] needs for `targets` ids.
 ///
 /// ```
@@ -162,7 +168,7 @@ pub enum PlanError {
     ScratchTooSmall,
     /// [`Policy::plan_sorted`] got ids that are not strictly increasing.
     NotSorted,
-    /// More than `u32::MAX` targets.
+    /// More than [`MAX_TARGETS`] targets.
     TooManyTargets,
 }
 
@@ -181,6 +187,8 @@ pub struct Policy {
     f: u64,
     /// Cost of one target inside a window.
     h: u64,
+    /// The plan for a single target.
+    one: (Op, Plan),
 }
 
 impl Policy {
@@ -221,14 +229,29 @@ impl Policy {
             None => (u64::MAX, 0),
         };
         let hc = costs.kvm_hc;
-        Ok(Self {
+        let mut policy = Self {
             unicast,
             u,
             u_exits,
             windows,
             f: u64::from(hc.per_op),
             h: u64::from(hc.per_target),
-        })
+            one: (Op::EMPTY, Plan::default()),
+        };
+        let window = match unicast {
+            None => true,
+            Some(_) => windows && policy.f.saturating_add(policy.h) < u,
+        };
+        let op = match unicast {
+            Some(transport) if !window => Op::Unicast {
+                transport,
+                start: 0,
+                count: 1,
+            },
+            _ => Op::Window { start: 0, count: 1 },
+        };
+        policy.one = (op, policy.summary(1, 1, u64::from(window)));
+        Ok(policy)
     }
 
     /// Returns the unicast transport this policy uses, if any.
@@ -244,7 +267,9 @@ impl Policy {
     /// Plans an IPI to `ids` (any order, duplicates allowed), sorting them in place.
     ///
     /// On success the plan covers `ids[..plan.targets]` (sorted, distinct) with
-    /// `out[..plan.ops]`. Already sorted input is detected in one pass.
+    /// `out[..plan.ops]`. Sorted input costs nothing extra: the planning pass
+    /// itself notices unsorted or repeated ids, and only then are they sorted
+    /// (insertion sort when short, heapsort otherwise) and planned again.
     ///
     /// ```
     /// use ipi_core::apic::ApicId;
@@ -262,99 +287,164 @@ impl Policy {
     /// let mut scratch = [0u64; scratch_words(5)];
     /// let plan = policy.plan(&mut ids, &mut out, &mut scratch).unwrap();
     /// assert_eq!(&ids, &[ApicId(0), ApicId(1), ApicId(2), ApicId(130), ApicId(300)]);
-    /// // One hypercall for 0..=130, one ICR write each for 300.
-    /// assert_eq!(plan.ops, 2);
+    /// // One hypercall for 0..=2; 130 and 300 have no other target within 127,
+    /// // and alone an ICR write is no dearer than a hypercall.
+    /// assert_eq!(plan.ops, 3);
     /// assert_eq!(plan.hypercalls, 1);
     /// ```
+    #[inline]
     pub fn plan(
         &self,
         ids: &mut [ApicId],
         out: &mut [Op],
         scratch: &mut [u64],
     ) -> Result<Plan, PlanError> {
-        let n = if sort::is_strictly_increasing(ids) {
-            ids.len()
-        } else {
-            sort::sort(ids);
-            sort::dedup_sorted(ids)
-        };
-        self.plan_unique(ids.get(..n).unwrap_or(&[]), out, scratch)
+        if ids.len() == 1 {
+            return self.plan_one(out);
+        }
+        match self.plan_sorted(ids, out, scratch) {
+            Err(PlanError::NotSorted) => {
+                sort::sort(ids);
+                let n = sort::dedup_sorted(ids);
+                self.plan_sorted(ids.get(..n).unwrap_or(&[]), out, scratch)
+            }
+            r => r,
+        }
     }
 
-    /// Plans an IPI to `ids`, which must be strictly increasing.
+    /// Plans an IPI to `ids`, which must be strictly increasing ([`PlanError::NotSorted`] otherwise).
     pub fn plan_sorted(
         &self,
         ids: &[ApicId],
         out: &mut [Op],
         scratch: &mut [u64],
     ) -> Result<Plan, PlanError> {
-        if !sort::is_strictly_increasing(ids) {
-            return Err(PlanError::NotSorted);
+        let n = ids.len();
+        if n > MAX_TARGETS {
+            return Err(PlanError::TooManyTargets);
         }
-        self.plan_unique(ids, out, scratch)
+        // Fits: n <= MAX_TARGETS < u32::MAX.
+        let count = u32::try_from(n).unwrap_or(u32::MAX);
+        let Some(unicast) = self.unicast else {
+            return self.plan_windows(ids, out);
+        };
+        if n == 1 {
+            return self.plan_one(out);
+        }
+        let slot = out.first_mut().ok_or(PlanError::OutTooSmall);
+        if !self.windows || self.u <= self.h {
+            // A window never beats sending its members one by one.
+            if !sort::is_strictly_increasing(ids) {
+                return Err(PlanError::NotSorted);
+            }
+            if n == 0 {
+                return Ok(Plan::default());
+            }
+            *slot? = Op::Unicast {
+                transport: unicast,
+                start: 0,
+                count,
+            };
+            return Ok(self.summary(n, 1, 0));
+        }
+        if self.f <= self.u.wrapping_sub(self.h) {
+            // A window costs no more than sending any one of its members alone
+            // (F <= u - h), so covering everything with the fewest windows is optimal.
+            return self.plan_windows(ids, out);
+        }
+        if n <= KVM_IPI_CLUSTER_SIZE as usize {
+            // Fast path: everything fits one window, then it is all or nothing.
+            if !sort::is_strictly_increasing(ids) {
+                return Err(PlanError::NotSorted);
+            }
+            if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
+                if last.0.wrapping_sub(first.0) <= WINDOW_SPAN {
+                    let n64 = u64::from(count);
+                    let window = self.f.saturating_add(self.h.saturating_mul(n64))
+                        < self.u.saturating_mul(n64);
+                    *slot? = if window {
+                        Op::Window { start: 0, count }
+                    } else {
+                        Op::Unicast {
+                            transport: unicast,
+                            start: 0,
+                            count,
+                        }
+                    };
+                    return Ok(self.summary(n, 1, u64::from(window)));
+                }
+            }
+        }
+        self.plan_mixed(ids, unicast, out, scratch)
     }
 
-    /// Plans for strictly increasing ids.
-    fn plan_unique(
-        &self,
-        ids: &[ApicId],
-        out: &mut [Op],
-        scratch: &mut [u64],
-    ) -> Result<Plan, PlanError> {
-        let n = ids.len();
-        let count = u32::try_from(n).map_err(|_| PlanError::TooManyTargets)?;
-        let n64 = u64::from(count);
-        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
-            return Ok(Plan::default());
-        };
-        let unicast = match self.unicast {
-            Some(t) if !self.windows || self.u <= self.h => t,
-            None => return self.plan_windows(ids, out),
-            Some(t) => {
-                if last.0.wrapping_sub(first.0) > WINDOW_SPAN {
-                    return self.plan_mixed(ids, t, out, scratch);
-                }
-                // One window holds everything: all of it in one hypercall, or all unicast.
-                let all_unicast = self.u.saturating_mul(n64);
-                let window = self.f.saturating_add(self.h.saturating_mul(n64));
-                if window < all_unicast {
-                    return self.plan_windows(ids, out);
-                }
-                t
-            }
-        };
-        let slot = out.first_mut().ok_or(PlanError::OutTooSmall)?;
-        *slot = Op::Unicast {
-            transport: unicast,
-            start: 0,
-            count,
-        };
-        Ok(Plan {
-            targets: n,
-            ops: 1,
-            cost: self.u.saturating_mul(n64),
-            exits: self.u_exits.saturating_mul(n64),
-            hypercalls: 0,
-        })
+    /// Plans for exactly one target: O(1), the choice was made in [`Policy::new`].
+    #[inline]
+    pub fn plan_one(&self, out: &mut [Op]) -> Result<Plan, PlanError> {
+        *out.first_mut().ok_or(PlanError::OutTooSmall)? = self.one.0;
+        Ok(self.one.1)
+    }
+
+    /// Returns the summary of a one-operation plan: one window holding every
+    /// target, or every target unicast.
+    fn summary(&self, targets: usize, ops: usize, windows: u64) -> Plan {
+        let n = u64::try_from(targets).unwrap_or(u64::MAX);
+        let (unicast, in_windows) = if windows == 0 { (n, 0) } else { (0, n) };
+        Plan {
+            targets,
+            ops,
+            cost: self
+                .u
+                .saturating_mul(unicast)
+                .saturating_add(self.f.saturating_mul(windows))
+                .saturating_add(self.h.saturating_mul(in_windows)),
+            exits: self.u_exits.saturating_mul(unicast).saturating_add(windows),
+            hypercalls: windows,
+        }
     }
 
     /// Covers strictly increasing ids with the fewest windows (greedy, optimal on a line).
+    ///
+    /// A window left with a single target becomes a unicast write when that is no
+    /// dearer. Unsorted or repeated ids end the pass with [`PlanError::NotSorted`].
     fn plan_windows(&self, ids: &[ApicId], out: &mut [Op]) -> Result<Plan, PlanError> {
+        let lone_unicast = match self.unicast {
+            Some(t) if self.u <= self.f.saturating_add(self.h) => Some(t),
+            _ => None,
+        };
         let mut slots = out.iter_mut();
         let mut ops: usize = 0;
-        let mut start: u32 = 0;
-        let mut lo = ids.first().map_or(0, |id| id.0);
+        let mut windows: u64 = 0;
+        let mut singles: u64 = 0;
         let mut push = |start: u32, end: u32| -> Result<(), PlanError> {
-            let slot = slots.next().ok_or(PlanError::OutTooSmall)?;
-            *slot = Op::Window {
-                start,
-                count: end.wrapping_sub(start),
+            let count = end.wrapping_sub(start);
+            let op = match lone_unicast {
+                Some(transport) if count == 1 => {
+                    singles = singles.wrapping_add(1);
+                    Op::Unicast {
+                        transport,
+                        start,
+                        count,
+                    }
+                }
+                _ => {
+                    windows = windows.wrapping_add(1);
+                    Op::Window { start, count }
+                }
             };
+            *slots.next().ok_or(PlanError::OutTooSmall)? = op;
             ops = ops.wrapping_add(1);
             Ok(())
         };
+        let mut start: u32 = 0;
         let mut end: u32 = 0;
+        let mut lo = ids.first().map_or(0, |id| id.0);
+        let mut prev: Option<u32> = None;
         for id in ids {
+            if prev.is_some_and(|p| id.0 <= p) {
+                return Err(PlanError::NotSorted);
+            }
+            prev = Some(id.0);
             if id.0.wrapping_sub(lo) > WINDOW_SPAN {
                 push(start, end)?;
                 start = end;
@@ -365,16 +455,17 @@ impl Policy {
         if end > start {
             push(start, end)?;
         }
-        let n64 = u64::from(end);
-        let windows = u64::try_from(ops).unwrap_or(u64::MAX);
+        let n = u64::from(end);
+        let in_windows = n.saturating_sub(singles);
         Ok(Plan {
             targets: ids.len(),
             ops,
             cost: self
                 .f
                 .saturating_mul(windows)
-                .saturating_add(self.h.saturating_mul(n64)),
-            exits: windows,
+                .saturating_add(self.h.saturating_mul(in_windows))
+                .saturating_add(self.u.saturating_mul(singles)),
+            exits: windows.saturating_add(self.u_exits.saturating_mul(singles)),
             hypercalls: windows,
         })
     }
@@ -394,47 +485,48 @@ impl Policy {
         if bits.len() < n.div_ceil(64) {
             return Err(PlanError::ScratchTooSmall);
         }
-        // Only called with u > h (else all unicast is optimal), so d > 0.
-        let d = self.u.saturating_sub(self.h);
-        let f = self.f;
+        // Only called with u > h, so d > 0. Both d and f are below 2^32 and
+        // n <= MAX_TARGETS = 2^31, so g[i] <= i * max(d, f) < 2^63 and g + f
+        // cannot overflow: plain wrapping adds are exact here.
+        let d = self.u.wrapping_sub(self.h).min(COST_MAX);
+        let f = self.f.min(COST_MAX);
 
         // Forward pass. `g` is g[i]; ring[k % RING] holds g[k] for the last RING prefixes.
-        // INVARIANT: ids are distinct and increasing, so i - j <= 127 < RING - 1 and
-        // g[j] is still in the ring when it is read.
+        // INVARIANT: ids are distinct and increasing (checked on the fly), so
+        // i - j <= 127 < RING - 1 and g[j] is still in the ring when it is read.
+        // Choice bits are gathered 64 targets at a time, first target in bit 0.
         let mut g: u64 = 0;
-        if let Some(r0) = ring.first_mut() {
-            *r0 = 0;
-        }
+        ring[0] = 0;
         let mut j: usize = 0;
         let mut lo = ids.first().map_or(0, |id| id.0);
-        let mut word: u64 = 0;
-        let mut words = bits.iter_mut();
-        for (i, id) in ids.iter().enumerate() {
-            while id.0.wrapping_sub(lo) > WINDOW_SPAN {
-                j = j.wrapping_add(1);
-                lo = ids.get(j).map_or(id.0, |x| x.0);
-            }
-            let via_unicast = g.saturating_add(d);
-            let via_window = ring
-                .get(j % RING)
-                .map_or(u64::MAX, |gj| gj.saturating_add(f));
-            let window = via_window < via_unicast;
-            g = if window { via_window } else { via_unicast };
-            if let Some(slot) = ring.get_mut(i.wrapping_add(1) % RING) {
-                *slot = g;
-            }
-            word |= u64::from(window) << (i % 64);
-            if i % 64 == 63 {
-                if let Some(w) = words.next() {
-                    *w = word;
+        // The smallest id the next target may have (u64: u32::MAX + 1 must not wrap).
+        let mut next_min = u64::from(lo);
+        let mut i: usize = 0;
+        for (chunk, slot) in ids.chunks(64).zip(bits.iter_mut()) {
+            let mut word: u64 = 0;
+            for id in chunk {
+                let id = id.0;
+                if u64::from(id) < next_min {
+                    return Err(PlanError::NotSorted);
                 }
-                word = 0;
+                next_min = u64::from(id).wrapping_add(1);
+                while id.wrapping_sub(lo) > WINDOW_SPAN {
+                    j = j.wrapping_add(1);
+                    lo = ids.get(j).map_or(id, |x| x.0);
+                }
+                let via_unicast = g.wrapping_add(d);
+                let via_window = ring.get(j % RING).map_or(u64::MAX, |gj| gj.wrapping_add(f));
+                let window = via_window < via_unicast;
+                g = if window { via_window } else { via_unicast };
+                i = i.wrapping_add(1);
+                if let Some(r) = ring.get_mut(i % RING) {
+                    *r = g;
+                }
+                word = (word >> 1) | (u64::from(window) << 63);
             }
-        }
-        if n % 64 != 0 {
-            if let Some(w) = words.next() {
-                *w = word;
-            }
+            // Fewer than 64 targets in the last chunk: move bit 0 back to the bottom.
+            let len = u32::try_from(chunk.len()).unwrap_or(64);
+            *slot = word.checked_shr(64u32.saturating_sub(len)).unwrap_or(0);
         }
 
         // Backward pass: rebuild the operations from the choice bits.
@@ -444,24 +536,23 @@ impl Policy {
         let mut windows: u64 = 0;
         let mut unicast_targets: u64 = 0;
         while let Some(last) = end.checked_sub(1) {
-            let start = if bit(bits, last) {
+            let is_window = bit(bits, last);
+            let start = if is_window {
                 let top = ids.get(last).map_or(0, |id| id.0);
                 let base = last.saturating_sub(WINDOW_SPAN as usize);
                 let below = ids.get(base..last).map_or(0, |s| {
                     s.partition_point(|x| top.wrapping_sub(x.0) > WINDOW_SPAN)
                 });
-                windows = windows.saturating_add(1);
-                base.saturating_add(below)
+                windows = windows.wrapping_add(1);
+                base.wrapping_add(below)
             } else {
-                let start = prev_set_bit(bits, last).map_or(0, |e| e.saturating_add(1));
+                let start = prev_set_bit(bits, last).map_or(0, |e| e.wrapping_add(1));
                 unicast_targets = unicast_targets
-                    .saturating_add(u64::try_from(end.saturating_sub(start)).unwrap_or(0));
+                    .wrapping_add(u64::try_from(end.wrapping_sub(start)).unwrap_or(0));
                 start
             };
-            let op = op_for(bit(bits, last), unicast, start, end);
-            let slot = out.get_mut(k).ok_or(PlanError::OutTooSmall)?;
-            *slot = op;
-            k = k.saturating_add(1);
+            *out.get_mut(k).ok_or(PlanError::OutTooSmall)? = op_for(is_window, unicast, start, end);
+            k = k.wrapping_add(1);
             end = start;
         }
         if let Some(done) = out.get_mut(..k) {

@@ -181,12 +181,16 @@ const fn c(per_op: u32, per_target: u32) -> Cost {
 
 impl Costs {
     /// Skylake, every ICR write a full exit (LKML IPIv cover letter, 2021: x2APIC
-    /// 4238 cycles); hypercall = one exit of the same kind plus an estimated 150 per
-    /// target; TDVMCALL and posted per DESIGN.md, TDVMCALL estimated as two exits.
+    /// 4238 cycles).
+    ///
+    /// The hypercall is modeled as the same exit with the per-target delivery
+    /// (an estimated 150 cycles) split out: 4088 + 150 per target, so one target
+    /// costs the same either way. Posted write: 2000 (ByteDance RFC, 2020);
+    /// TDVMCALL: an estimate of two exits (no published figure).
     pub const SKYLAKE: Self = Self {
         x2apic_icr: c(4238, 0),
         xapic_icr: c(6059, 0),
-        kvm_hc: c(4238, 150),
+        kvm_hc: c(4088, 150),
         tdvmcall: c(8476, 0),
         posted: c(2000, 0),
     };
@@ -198,11 +202,12 @@ impl Costs {
     };
 
     /// Sapphire Rapids with IPIv (same cover letter: x2APIC 4338 -> 3645, xAPIC
-    /// 6059 -> 4713); the hypercall keeps a full exit (4338).
+    /// 6059 -> 4713); the hypercall keeps the full exit of the unaccelerated ICR
+    /// write (4338 = 4188 + 150 per target).
     pub const SPR_IPIV: Self = Self {
         x2apic_icr: c(3645, 0),
         xapic_icr: c(4713, 0),
-        kvm_hc: c(4338, 150),
+        kvm_hc: c(4188, 150),
         tdvmcall: c(8676, 0),
         posted: c(2000, 0),
     };
@@ -238,7 +243,7 @@ impl Costs {
     /// use ipi_core::profile::{Costs, Transport};
     /// let c = Costs::SKYLAKE;
     /// assert_eq!(c.dense_total(Transport::X2apicIcr, 3), 3 * 4238);
-    /// assert_eq!(c.dense_total(Transport::KvmHcSendIpi, 129), 2 * 4238 + 129 * 150);
+    /// assert_eq!(c.dense_total(Transport::KvmHcSendIpi, 129), 2 * 4088 + 129 * 150);
     /// ```
     pub fn dense_total(&self, t: Transport, targets: u64) -> u64 {
         let cost = self.get(t);

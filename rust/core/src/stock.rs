@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(one.cost, 4238);
         let two = plan(&[ApicId(9), ApicId(300)], V, &f, &c, |_| {});
         assert_eq!(two.hypercalls, 2);
-        assert_eq!(two.cost, 2 * (4238 + 150));
+        assert_eq!(two.cost, 2 * (4088 + 150));
         let nopv = Features {
             pv_send_ipi: false,
             ..f

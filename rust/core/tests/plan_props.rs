@@ -350,6 +350,13 @@ fn fast_paths_and_errors() {
     let (plan, ids, _) = run(&p, &[5, 5, 5]);
     assert_eq!((plan.targets, ids.len()), (1, 1));
 
+    // IPIv costs make the search mix transports, which needs the scratch.
+    let p = Policy::new(&Config {
+        features: Features::KVM_X2APIC,
+        costs: Costs::SPR_IPIV,
+        mode: Mode::Auto,
+    })
+    .unwrap();
     let mut out = [Op::EMPTY; 1];
     let mut scratch = [0u64; 2];
     let sparse: Vec<ApicId> = [0u32, 1000, 2000, 2001].map(ApicId).to_vec();
