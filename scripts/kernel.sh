@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the test kernel inside the toolchain root: Linux from the pinned
+# linux-source package, host-patches/series applied, configured from
+# scripts/config/*.config on top of tinyconfig, every option verified.  The
+# result is cached under a key of everything it was built from; prints the
+# build directory (as seen from the host) on stdout.
+
+. "$(dirname "$0")/common.sh"
+
+FRAGMENTS="scripts/config/base.config scripts/config/debug.config"
+
+patch_files() {
+	[ -f "$TOP/host-patches/series" ] || return 0
+	grep -Ev '^[[:space:]]*(#|$)' "$TOP/host-patches/series" |
+		sed "s|^|$TOP/host-patches/|"
+}
+
+src_key() {
+	# shellcheck disable=SC2046
+	key_of "$(kernel_toolchain_key)" "$KERNEL_VERSION" "$TOP/host-patches/series" \
+		$(patch_files) "$TOP/scripts/kernel.sh"
+}
+
+kernel_key() {
+	# shellcheck disable=SC2046
+	key_of "$(src_key)" $(printf "$TOP/%s " $FRAGMENTS)
+}
+
+inner() {
+	local src=$1 out=$2
+	local j
+	j=$(nproc)
+
+	if [ ! -f "$src/.complete" ]; then
+		rm -rf "$src.tmp"
+		mkdir -p "$src.tmp"
+		log "extracting $KERNEL_TARBALL"
+		tar -xf "$KERNEL_TARBALL" -C "$src.tmp" --strip-components=1
+		local p
+		for p in $(patch_files | sed "s|^$TOP|/src|"); do
+			log "applying ${p#/src/}"
+			git -C "$src.tmp" apply --whitespace=nowarn "$p" ||
+				die "${p#/src/} does not apply to Linux $KERNEL_VERSION"
+		done
+		touch "$src.tmp/.complete"
+		rm -rf "$src"
+		mv "$src.tmp" "$src"
+	fi
+
+	rm -rf "$out"
+	mkdir -p "$out"
+	local mk=(make -s -C "$src" O="$out" LLVM=1)
+	"${mk[@]}" tinyconfig >/dev/null
+	# shellcheck disable=SC2046
+	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
+		"$out/.config" $(printf "/src/%s " $FRAGMENTS) >/dev/null)
+	"${mk[@]}" olddefconfig >/dev/null
+
+	# A missing dependency silently drops an option: check every one.
+	local frag line sym bad=0
+	for frag in $FRAGMENTS; do
+		while IFS= read -r line; do
+			case "$line" in
+			CONFIG_*=*)
+				grep -qxF "$line" "$out/.config" || {
+					echo "config: wanted $line, got: $(grep -E "^(# )?${line%%=*}[= ]" "$out/.config" || echo unset)" >&2
+					bad=1
+				} ;;
+			"# CONFIG_"*" is not set")
+				sym=${line#\# }
+				sym=${sym%% *}
+				! grep -q "^$sym=" "$out/.config" || {
+					echo "config: wanted $sym unset, got: $(grep "^$sym=" "$out/.config")" >&2
+					bad=1
+				} ;;
+			esac
+		done <"/src/$frag"
+	done
+	[ "$bad" = 0 ] || die "kernel configuration lost options (see above)"
+	"${mk[@]}" rustavailable >/dev/null || die "Rust is not available for this kernel build"
+
+	log "building Linux $KERNEL_VERSION (bzImage, modules; -j$j)"
+	"${mk[@]}" -j"$j" bzImage modules >"$out/build.log" 2>&1 || {
+		tail -40 "$out/build.log" >&2
+		die "kernel build failed"
+	}
+	touch "$out/.complete"
+}
+
+if [ "${1:-}" = --inner ]; then
+	inner "$2" "$3"
+	exit 0
+fi
+
+case "${1:-}" in
+--key) kernel_key; exit 0 ;;
+--src-key) src_key; exit 0 ;;
+esac
+
+SRCDIR="linux-$KERNEL_VERSION-$(src_key)"
+KDIR="kbuild-$(kernel_key)"
+if [ ! -f "$CACHE/$KDIR/.complete" ]; then
+	"$TOP/scripts/toolchain.sh"
+	t0=$(date +%s)
+	in_root /src/scripts/kernel.sh --inner "/cache/$SRCDIR" "/cache/$KDIR"
+	log "kernel built in $(($(date +%s) - t0)) s"
+	# Keep only the current source and build trees.
+	for d in "$CACHE"/linux-* "$CACHE"/kbuild-*; do
+		case "$d" in */"$SRCDIR" | */"$KDIR") ;; *) [ -d "$d" ] && rm -rf --one-file-system "$d" ;; esac
+	done
+fi
+echo "$CACHE/$KDIR"
