@@ -1,0 +1,31 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build ipi_steer.ko out of tree (Kbuild, LLVM=1) against the cached test
+# kernel, objects in build/module/.  Fails on any compiler warning.  Prints
+# the path of the .ko.
+
+. "$(dirname "$0")/common.sh"
+
+# Also builds the test module selftests/ipi_traffic into build/ipi_traffic/.
+
+KDIR=$("$TOP/scripts/kernel.sh")
+
+# $1 = module source dir (in the repo), $2 = output dir, $3... = make args
+build() {
+	local src=$1 out=$2
+	shift 2
+	mkdir -p "$TOP/$out"
+	in_root make -C "/cache/${KDIR#"$CACHE"/}" M="/src/$src" MO="/src/$out" \
+		LLVM=1 "$@" modules >"$TOP/$out/build.log" 2>&1 || {
+		cat "$TOP/$out/build.log" >&2
+		die "module build failed in ${src:-.}"
+	}
+	if grep -Eq 'warning:|error:' "$TOP/$out/build.log"; then
+		cat "$TOP/$out/build.log" >&2
+		die "the build of ${src:-.} is not warning-free"
+	fi
+}
+build "" build/module CONFIG_IPI_STEER=m
+build selftests/ipi_traffic build/ipi_traffic
+echo "$TOP/build/module/ipi_steer.ko"
