@@ -42,7 +42,10 @@ pub const XAPIC_DEST_SHIFT: u32 = 24;
 pub const XAPIC_MAX_ID: u32 = 0xff;
 
 /// A local APIC id (the x2APIC id in x2APIC mode, the 8-bit id in xAPIC mode).
+///
+/// Transparent, so a buffer of ids can be filled as `u32`s by C code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
 pub struct ApicId(pub u32);
 
 /// An interrupt vector valid for fixed delivery (16..=255).
