@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Judge one harness console log: every expected test reported status 0, the
+# run got to the end, and no kernel reported a panic, oops, warning, lockdep
+# splat, stall or CSD-lock timeout.  Prints one line per test with its TAP
+# counts.  Usage: summary.sh MODE LOG "GUEST_TESTS" "HOST_TESTS"
+
+MODE=$1 LOG=$2 GUEST_TESTS=$3 HOST_TESTS=$4
+fail=0
+
+# $1 = level label, $2 = line prefix in the log, $3 = test name
+judge() {
+	local lvl=$1 pfx=$2 t=$3 res ok nok
+	res=$(grep -F "$pfx@@RESULT $t " "$LOG" | tail -n1 | sed -E 's/.*@@RESULT [^ ]+ ([0-9]+)@@.*/\1/')
+	read -r ok nok < <(awk -v s="$pfx@@START $t@@" -v e="$pfx@@RESULT $t " -v p="$pfx" '
+		index($0, s) { on = 1; next }
+		index($0, e) { on = 0 }
+		on && index($0, p) == 1 {
+			l = substr($0, length(p) + 1)
+			if (l ~ /^ *not ok /) n++; else if (l ~ /^ *ok /) o++
+		}
+		END { print o + 0, n + 0 }' "$LOG")
+	if [ "$res" = 0 ]; then
+		printf '  %-3s %-28s pass  (%d ok, %d not ok)\n' "$lvl" "$t" "$ok" "$nok"
+	else
+		printf '  %-3s %-28s FAIL  (status %s, %d ok, %d not ok)\n' "$lvl" "$t" "${res:-missing}" "$ok" "$nok"
+		grep -F "$pfx" "$LOG" | grep -E '^(L2\| )? *not ok ' | sed 's/^/      /' | head -20
+		fail=1
+	fi
+}
+
+echo "== $(basename "$LOG" .log) ($MODE) =="
+if [ "$MODE" = nested ]; then
+	for t in $HOST_TESTS; do judge L1 "" "$t"; done
+	for t in $GUEST_TESTS; do judge L2 "L2| " "$t"; done
+	grep -q '^L2| @@DONE@@' "$LOG" || { echo "  L2 did not finish its run"; fail=1; }
+else
+	for t in $GUEST_TESTS; do judge L1 "" "$t"; done
+fi
+grep -q '^@@DONE@@' "$LOG" || { echo "  the guest did not finish its run"; fail=1; }
+
+bad='Kernel panic|BUG: |WARNING: |Oops|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hung_task|rcu_sched detected stalls|rcu: INFO|self-detected stall|Detected non-responsive CSD lock|csd: CSD lock|@@HARNESS timeout'
+if grep -Eq "$bad" "$LOG"; then
+	echo "  kernel trouble in the log:"
+	grep -En "$bad" "$LOG" | head -10 | sed 's/^/      /'
+	fail=1
+fi
+if [ $fail != 0 ]; then
+	echo "  last lines of the log:"
+	tail -n 15 "$LOG" | sed 's/^/      /'
+fi
+exit $fail

@@ -1,0 +1,178 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel and run tests in it, under QEMU TCG.
+#
+#   scripts/vm.sh --mode tcg    [options]   L1 guest under TCG
+#   scripts/vm.sh --mode nested [options]   L1 = KVM host under TCG (emulated
+#                                           SVM), L2 = KVM guest inside it
+#
+# Options:
+#   --name NAME            log name (build/logs/NAME.log)
+#   --smp N                vCPUs of the guest that runs the guest tests
+#                          (L1 in tcg mode, L2 in nested mode); default 4
+#   --topology T           extra -smp topology for that guest, e.g.
+#                          sockets=2,cores=3 (sparse APIC ids)
+#   --l1-smp N             vCPUs of the nested host; default 2
+#   --guest-test NAME      run selftests/guest/NAME.sh in the guest (repeatable)
+#   --host-test NAME       run selftests/host/NAME.sh in L1 before L2 starts
+#                          (nested mode, repeatable)
+#   --append ARGS          extra kernel command line for the test guest
+#   --env VAR=VALUE        variable for the guest tests (repeatable)
+#   --timeout S            wall-clock limit for the whole run; default 900
+#   --accel tcg|kvm        accelerator of the outermost VM.  kvm is for users
+#                          with real hardware virtualization; default tcg
+#
+# Every guest test prints TAP; the harness collects them into one summary and
+# fails on a non-zero test status, a missing test result, a panic, an oops, a
+# warning or a lockdep report.  The log of a failed run is kept in
+# build/logs/failed/.  Prints the summary; exit status 0 only if all passed.
+
+. "$(dirname "$0")/common.sh"
+
+MODE=tcg NAME= SMP=4 TOPO= L1_SMP=2 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
+ACCEL=${IPI_STEER_ACCEL:-tcg}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--mode) MODE=$2; shift ;;
+	--name) NAME=$2; shift ;;
+	--smp) SMP=$2; shift ;;
+	--topology) TOPO=$2; shift ;;
+	--l1-smp) L1_SMP=$2; shift ;;
+	--guest-test) GUEST_TESTS="$GUEST_TESTS $2"; shift ;;
+	--host-test) HOST_TESTS="$HOST_TESTS $2"; shift ;;
+	--append) APPEND=$2; shift ;;
+	--env)
+		case "$2" in [A-Z_]*=*) ;; *) die "--env wants VAR=VALUE" ;; esac
+		ENVS="$ENVS $2"; shift ;;
+	--timeout) TIMEOUT=$2; shift ;;
+	--accel) ACCEL=$2; shift ;;
+	--inner) INNER=1 ;;
+	*) die "unknown option $1 (see the head of scripts/vm.sh)" ;;
+	esac
+	shift
+done
+case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
+case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
+for t in $GUEST_TESTS; do [ -f "$TOP/selftests/guest/$t.sh" ] || die "no guest test $t"; done
+for t in $HOST_TESTS; do [ -f "$TOP/selftests/host/$t.sh" ] || die "no host test $t"; done
+NAME=${NAME:-$MODE}
+SMP_ARG=$SMP${TOPO:+,$TOPO}
+
+# ---------------------------------------------------------------------------
+# Inside the toolchain root: build the initramfs images and boot.
+# ---------------------------------------------------------------------------
+if [ "${INNER:-0}" = 1 ]; then
+	KDIR=$IPI_STEER_KDIR      # kernel build directory
+	KO=$IPI_STEER_KO          # ipi_steer.ko
+	KSFT=$IPI_STEER_KSFT      # KVM selftests output directory (nested)
+	WORK=/src/build/vm/$NAME
+	rm -rf "$WORK"
+	mkdir -p "$WORK"
+
+	# $1 = staging dir, $2 = role (guest|l1), $3 = tests
+	stage_common() {
+		local d=$1
+		mkdir -p "$d"/{bin,dev,proc,sys,tmp,etc,tests,lib/modules}
+		cp /bin/busybox "$d/bin/busybox"
+		cp /src/scripts/guest-init.sh "$d/init"
+		chmod +x "$d/init"
+		cp /src/selftests/lib/*.sh "$d/tests/"
+		printf 'ROLE=%s\nTESTS="%s"\n' "$2" "$3" >"$d/etc/harness.conf"
+	}
+
+	# Test guest: TCG L1 or nested L2.
+	G=$WORK/guest
+	stage_common "$G" guest "$GUEST_TESTS"
+	for t in $GUEST_TESTS; do cp "/src/selftests/guest/$t.sh" "$G/tests/"; done
+	[ "$MODE" = nested ] && echo NESTED=1 >>"$G/etc/harness.conf"
+	for e in $ENVS; do echo "${e%%=*}=\"${e#*=}\"" >>"$G/etc/harness.conf"; done
+	# Fault demo: IPI_STEER_FAULT=guest_panic panics the test guest.
+	[ -n "${IPI_STEER_FAULT:-}" ] && echo "IPI_STEER_FAULT=$IPI_STEER_FAULT" >>"$G/etc/harness.conf"
+	cp "$KO" "$G/lib/modules/"
+	cp /src/build/ipi_traffic/ipi_traffic.ko "$G/lib/modules/"
+	find "$KDIR" -name scf_torture.ko -exec cp {} "$G/lib/modules/" \; 2>/dev/null || true
+	(cd "$G" && find . | cpio -o -H newc --quiet) >"$WORK/guest.cpio"
+
+	GUEST_CMDLINE="console=ttyS0 panic=-1 oops=panic loglevel=7 $APPEND"
+	if [ "$MODE" = tcg ]; then
+		ACCEL_ARGS=(-accel tcg,thread=multi -cpu max)
+		[ "$ACCEL" = kvm ] && ACCEL_ARGS=(-accel kvm -cpu host)
+		QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -machine q35
+			-device intel-iommu,intremap=on,eim=on
+			-smp "$SMP_ARG" -m 1G -display none -serial stdio -monitor none
+			-no-reboot -nic none -kernel "$KDIR/arch/x86/boot/bzImage"
+			-initrd "$WORK/guest.cpio" -append "$GUEST_CMDLINE x2apic_phys")
+	else
+		# L1: the KVM host.  It carries QEMU (with its libraries and
+		# firmware), the kernel and L2's initramfs, and the KVM selftests.
+		H=$WORK/host
+		stage_common "$H" l1 "$HOST_TESTS"
+		for t in $HOST_TESTS; do cp "/src/selftests/host/$t.sh" "$H/tests/"; done
+		mkdir -p "$H/l2" "$H/usr/share/qemu" "$H/usr/bin" "$H/kselftest"
+		cp "$KDIR/arch/x86/boot/bzImage" "$H/l2/bzImage"
+		cp "$WORK/guest.cpio" "$H/l2/initrd.cpio"
+		cp /usr/bin/qemu-system-x86_64 "$H/usr/bin/"
+		ldd /usr/bin/qemu-system-x86_64 | grep -o '/[^ ]*' | while read -r lib; do
+			mkdir -p "$H$(dirname "$lib")"
+			cp -L "$lib" "$H$lib"
+		done
+		for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin; do
+			cp -L "/usr/share/qemu/$f" "$H/usr/share/qemu/"
+		done
+		if [ -n "$HOST_TESTS" ]; then
+			cp -r "$KSFT"/. "$H/kselftest/"
+		fi
+		cat >>"$H/etc/harness.conf" <<CONF
+L2_SMP="$SMP_ARG"
+L2_CMDLINE="$GUEST_CMDLINE"
+CONF
+		(cd "$H" && find . | cpio -o -H newc --quiet) >"$WORK/host.cpio"
+		ACCEL_ARGS=(-accel tcg,thread=multi -cpu max,vendor=AuthenticAMD)
+		[ "$ACCEL" = kvm ] && ACCEL_ARGS=(-accel kvm -cpu host)
+		QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -machine q35
+			-smp "$L1_SMP" -m 3G -display none -serial stdio -monitor none
+			-no-reboot -nic none -kernel "$KDIR/arch/x86/boot/bzImage"
+			-initrd "$WORK/host.cpio"
+			-append "console=ttyS0 panic=-1 oops=panic kvm_amd.vgif=0")
+	fi
+	echo "qemu command: ${QEMU[*]}"
+	timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1
+	rc=$?
+	[ $rc = 124 ] && echo "@@HARNESS timeout after ${TIMEOUT}s@@"
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# On the host: make sure everything is built, run, then judge the log.
+# ---------------------------------------------------------------------------
+KDIR=$("$TOP/scripts/kernel.sh")
+KO=$("$TOP/scripts/module.sh")
+KSFT=
+if [ "$MODE" = nested ] && [ -n "$HOST_TESTS" ]; then
+	KSFT=$("$TOP/scripts/kselftests.sh")
+fi
+LOGDIR=$TOP/build/logs
+mkdir -p "$LOGDIR"
+LOG=$LOGDIR/$NAME.log
+
+log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL tests:${GUEST_TESTS:- none}${HOST_TESTS:+ host:$HOST_TESTS}"
+IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
+IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
+IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT" \
+	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
+	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
+	$(for t in $GUEST_TESTS; do printf -- '--guest-test %s ' "$t"; done) \
+	$(for t in $HOST_TESTS; do printf -- '--host-test %s ' "$t"; done) \
+	${APPEND:+--append "$APPEND"} --timeout "$TIMEOUT" --accel "$ACCEL" \
+	$(for e in $ENVS; do printf -- '--env %s ' "$e"; done) \
+	| tr -d '\r' >"$LOG"
+
+"$TOP/scripts/summary.sh" "$MODE" "$LOG" "$GUEST_TESTS" "$HOST_TESTS"
+rc=$?
+if [ $rc != 0 ]; then
+	mkdir -p "$LOGDIR/failed"
+	cp "$LOG" "$LOGDIR/failed/$NAME-$(date +%Y%m%d-%H%M%S).log"
+	echo "vm $NAME FAILED: log kept in build/logs/failed/" >&2
+fi
+exit $rc
