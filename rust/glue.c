@@ -1,25 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C glue of ipi_steer.  Only what Rust cannot do itself lives here.
+ * C glue of ipi_steer.  Only what Rust cannot do itself lives here: static
+ * inline helpers and alternatives of the x86 headers, per-CPU data,
+ * stop_machine() and the sysfs kobject.
  */
 #include <linux/bits.h>
+#include <linux/cpumask.h>
+#include <linux/irqflags.h>
+#include <linux/kobject.h>
 #include <linux/kvm_para.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/smp.h>
+#include <linux/stop_machine.h>
+#include <linux/sysfs.h>
 #include <asm/apic.h>
+#include <asm/barrier.h>
 #include <asm/cpufeature.h>
 #include <asm/cpuid/api.h>
+#include <asm/irq_vectors.h>
 #include <asm/processor.h>
+#include <asm/smp.h>
 
 #include "glue.h"
 
+static_assert(IPI_STEER_RESCHEDULE_VECTOR == RESCHEDULE_VECTOR);
+static_assert(IPI_STEER_CALL_FUNCTION_VECTOR == CALL_FUNCTION_VECTOR);
+static_assert(IPI_STEER_CALL_FUNCTION_SINGLE_VECTOR == CALL_FUNCTION_SINGLE_VECTOR);
+
 /*
+ * A second copy of ipi_steer (under another name) would fail to load on
+ * this duplicate export, before it could touch smp_ops.
+ */
+const char ipi_steer_instance[] = "ipi_steer";
+EXPORT_SYMBOL_GPL(ipi_steer_instance);
+
+/**
  * ipi_steer_glue_features - what the guest can see of its platform
  *
- * Context: any; reads CPUID-derived state cached at boot.
+ * Context: any; reads CPUID and state cached at boot.
  * Return: a mask of IPI_STEER_F_* bits.
  */
 u32 ipi_steer_glue_features(void)
 {
-	u32 base = 0, kvm = 0, f = 0;
+	u32 base = 0, kvm, f = 0;
 
 	/* kvm_arch_para_features() is not exported: read the leaf directly. */
 	if (boot_cpu_has(X86_FEATURE_HYPERVISOR))
@@ -40,4 +66,343 @@ u32 ipi_steer_glue_features(void)
 	    boot_cpu_data.x86_vendor == X86_VENDOR_HYGON)
 		f |= IPI_STEER_F_VENDOR_AMD;
 	return f;
+}
+
+/**
+ * ipi_steer_glue_nr_cpu_ids - number of possible CPU ids
+ *
+ * Context: any.
+ */
+unsigned int ipi_steer_glue_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
+}
+
+/**
+ * ipi_steer_glue_get_ops - the SMP IPI paths installed now
+ * @ops: receives the three pointers
+ *
+ * Context: any.
+ */
+void ipi_steer_glue_get_ops(struct ipi_steer_smp_ipi_ops *ops)
+{
+	ops->smp_send_reschedule = READ_ONCE(smp_ops.smp_send_reschedule);
+	ops->send_call_func_single_ipi = READ_ONCE(smp_ops.send_call_func_single_ipi);
+	ops->send_call_func_ipi = READ_ONCE(smp_ops.send_call_func_ipi);
+}
+
+struct ipi_steer_swap {
+	const struct ipi_steer_smp_ipi_ops *install;
+	const struct ipi_steer_smp_ipi_ops *expect;
+	struct ipi_steer_smp_ipi_ops *saved;
+};
+
+static int ipi_steer_swap_fn(void *data)
+{
+	struct ipi_steer_swap *s = data;
+
+	if (s->expect &&
+	    (smp_ops.smp_send_reschedule != s->expect->smp_send_reschedule ||
+	     smp_ops.send_call_func_single_ipi != s->expect->send_call_func_single_ipi ||
+	     smp_ops.send_call_func_ipi != s->expect->send_call_func_ipi))
+		return -EBUSY;
+	s->saved->smp_send_reschedule = smp_ops.smp_send_reschedule;
+	s->saved->send_call_func_single_ipi = smp_ops.send_call_func_single_ipi;
+	s->saved->send_call_func_ipi = smp_ops.send_call_func_ipi;
+	smp_ops.smp_send_reschedule = s->install->smp_send_reschedule;
+	smp_ops.send_call_func_single_ipi = s->install->send_call_func_single_ipi;
+	smp_ops.send_call_func_ipi = s->install->send_call_func_ipi;
+	return 0;
+}
+
+/**
+ * ipi_steer_glue_swap_ops - replace the SMP IPI paths of smp_ops
+ * @install: the pointers to install
+ * @expect: if not NULL, the pointers that must be installed now
+ * @saved: receives the pointers that were installed
+ *
+ * Runs under stop_machine(), so no CPU is inside an IPI path while the
+ * pointers change.  Callers that remove code must still wait for CPUs that
+ * fetched an old pointer: see ipi_steer_glue_synchronize().
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -EBUSY if the current pointers are not @expect.
+ */
+int ipi_steer_glue_swap_ops(const struct ipi_steer_smp_ipi_ops *install,
+			    const struct ipi_steer_smp_ipi_ops *expect,
+			    struct ipi_steer_smp_ipi_ops *saved)
+{
+	struct ipi_steer_swap s = {
+		.install = install, .expect = expect, .saved = saved,
+	};
+
+	return stop_machine(ipi_steer_swap_fn, &s, NULL);
+}
+
+/**
+ * ipi_steer_glue_synchronize - wait until no CPU can run an old IPI path
+ *
+ * Every caller of the smp_ops IPI paths runs with preemption or interrupts
+ * disabled, so one RCU grace period covers all of them.
+ *
+ * Context: process context, may sleep.
+ */
+void ipi_steer_glue_synchronize(void)
+{
+	synchronize_rcu();
+}
+
+/**
+ * ipi_steer_glue_irq_save - disable local interrupts
+ *
+ * Context: any.
+ * Return: the flags for ipi_steer_glue_irq_restore().
+ */
+unsigned long ipi_steer_glue_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+/**
+ * ipi_steer_glue_irq_restore - restore local interrupts
+ * @flags: what ipi_steer_glue_irq_save() returned
+ *
+ * Context: any.
+ */
+void ipi_steer_glue_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
+}
+
+/**
+ * ipi_steer_glue_this_cpu - the current CPU
+ *
+ * Context: preemption or interrupts disabled.
+ */
+unsigned int ipi_steer_glue_this_cpu(void)
+{
+	return smp_processor_id();
+}
+
+/**
+ * ipi_steer_glue_cpu_online - whether @cpu is online
+ * @cpu: CPU number
+ *
+ * Context: any.
+ */
+bool ipi_steer_glue_cpu_online(int cpu)
+{
+	return cpu_online(cpu);
+}
+
+/**
+ * ipi_steer_glue_warn_offline - the kernel's warning for a reschedule IPI
+ *	to an offline CPU (native_smp_send_reschedule())
+ * @cpu: CPU number
+ *
+ * Context: any.
+ */
+void ipi_steer_glue_warn_offline(int cpu)
+{
+	WARN(1, "sched: Unexpected reschedule of offline CPU#%d!\n", cpu);
+}
+
+/**
+ * ipi_steer_glue_apicid - the APIC id of @cpu
+ * @cpu: CPU number
+ *
+ * Context: any.
+ */
+u32 ipi_steer_glue_apicid(int cpu)
+{
+	return per_cpu(x86_cpu_to_apicid, cpu);
+}
+
+/**
+ * ipi_steer_glue_mask_apicids - the APIC ids of the CPUs in @mask
+ * @mask: target CPUs
+ * @ids: receives the APIC ids, in CPU order
+ * @max: room in @ids
+ * @all_but_self: set if @mask plus this CPU is every online CPU and this
+ *	CPU is not in @mask (the case the kernel sends by shorthand)
+ *
+ * Context: preemption disabled.
+ * Return: the number of ids written; more than @max targets writes none and
+ * returns @max + 1.
+ */
+unsigned int ipi_steer_glue_mask_apicids(const struct cpumask *mask, u32 *ids,
+					 unsigned int max, bool *all_but_self)
+{
+	unsigned int cpu, self = smp_processor_id(), n = 0;
+
+	*all_but_self = !cpumask_test_cpu(self, mask) &&
+			cpumask_or_equal(mask, cpumask_of(self), cpu_online_mask);
+	if (cpumask_weight(mask) > max)
+		return max + 1;
+	for_each_cpu(cpu, mask)
+		ids[n++] = per_cpu(x86_cpu_to_apicid, cpu);
+	return n;
+}
+
+/**
+ * ipi_steer_glue_x2apic_fence - order memory before x2APIC ICR writes
+ *
+ * x2APIC MSR writes are not serializing; the kernel fences once before a
+ * batch of ICR writes (weak_wrmsr_fence()).
+ *
+ * Context: any.
+ */
+void ipi_steer_glue_x2apic_fence(void)
+{
+	weak_wrmsr_fence();
+}
+
+/**
+ * ipi_steer_glue_x2apic_icr_write - write the x2APIC ICR
+ * @icr: the full 64-bit ICR value (destination in bits 32-63)
+ *
+ * Context: interrupts disabled, after ipi_steer_glue_x2apic_fence().
+ */
+void ipi_steer_glue_x2apic_icr_write(u64 icr)
+{
+	native_x2apic_icr_write(lower_32_bits(icr), upper_32_bits(icr));
+}
+
+/**
+ * ipi_steer_glue_kvm_send_ipi - KVM_HC_SEND_IPI
+ * @bitmap_low: targets min..min+63
+ * @bitmap_high: targets min+64..min+127
+ * @min: lowest APIC id of the window
+ * @icr: ICR low word (fixed delivery, vector)
+ *
+ * kvm_hypercall4() picks vmcall or vmmcall by alternatives and goes through
+ * the TDX hypercall path in a TD.
+ *
+ * Context: interrupts disabled.
+ * Return: the number of vCPUs delivered to, or a negative KVM error.
+ */
+long ipi_steer_glue_kvm_send_ipi(u64 bitmap_low, u64 bitmap_high, u32 min,
+				 u32 icr)
+{
+	return kvm_hypercall4(KVM_HC_SEND_IPI, bitmap_low, bitmap_high, min, icr);
+}
+
+/**
+ * ipi_steer_glue_yield_to_preempted - KVM's directed yield after a
+ *	call-function IPI (kvm_smp_send_call_func_ipi())
+ * @mask: the targets just sent to
+ *
+ * Yields to the first target whose vCPU is preempted.  The kernel also skips
+ * idle targets (idle_cpu() is not exported); a halted vCPU is not marked
+ * preempted, so the difference is an idle vCPU that was polling.
+ *
+ * Context: preemption disabled.
+ * Return: whether it yielded.
+ */
+bool ipi_steer_glue_yield_to_preempted(const struct cpumask *mask)
+{
+	int cpu;
+
+	for_each_cpu(cpu, mask) {
+		if (vcpu_is_preempted(cpu)) {
+			kvm_hypercall1(KVM_HC_SCHED_YIELD,
+				       per_cpu(x86_cpu_to_apicid, cpu));
+			return true;
+		}
+	}
+	return false;
+}
+
+/* sysfs: /sys/kernel/ipi_steer/<attr>, show and store handled in Rust. */
+
+struct ipi_steer_attribute {
+	struct kobj_attribute kattr;
+	unsigned int id;
+};
+
+/* Serializes stores: Rust publishes one configuration at a time. */
+static DEFINE_MUTEX(ipi_steer_store_lock);
+static struct kobject *ipi_steer_kobj;
+
+static ssize_t ipi_steer_show(struct kobject *kobj, struct kobj_attribute *attr,
+			      char *buf)
+{
+	const struct ipi_steer_attribute *a =
+		container_of(attr, struct ipi_steer_attribute, kattr);
+
+	return ipi_steer_sysfs_show(a->id, buf, PAGE_SIZE);
+}
+
+static ssize_t ipi_steer_store(struct kobject *kobj, struct kobj_attribute *attr,
+			       const char *buf, size_t len)
+{
+	const struct ipi_steer_attribute *a =
+		container_of(attr, struct ipi_steer_attribute, kattr);
+	ssize_t ret;
+
+	mutex_lock(&ipi_steer_store_lock);
+	ret = ipi_steer_sysfs_store(a->id, buf, len);
+	mutex_unlock(&ipi_steer_store_lock);
+	return ret;
+}
+
+#define IPI_STEER_ATTR(_name, _mode, _id) \
+	{ .kattr = __ATTR(_name, _mode, ipi_steer_show, ipi_steer_store), .id = _id }
+
+/* The order is the attribute ids of rust/sysfs.rs. */
+static struct ipi_steer_attribute ipi_steer_attrs[] = {
+	IPI_STEER_ATTR(mode, 0644, 0),
+	IPI_STEER_ATTR(features, 0444, 1),
+	IPI_STEER_ATTR(costs, 0644, 2),
+	IPI_STEER_ATTR(stats, 0444, 3),
+	IPI_STEER_ATTR(reset, 0200, 4),
+};
+
+static struct attribute *ipi_steer_attr_ptrs[ARRAY_SIZE(ipi_steer_attrs) + 1];
+
+static const struct attribute_group ipi_steer_group = {
+	.attrs = ipi_steer_attr_ptrs,
+};
+
+/**
+ * ipi_steer_glue_sysfs_init - create /sys/kernel/ipi_steer
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno.
+ */
+int ipi_steer_glue_sysfs_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(ipi_steer_attrs); i++)
+		ipi_steer_attr_ptrs[i] = &ipi_steer_attrs[i].kattr.attr;
+	ipi_steer_kobj = kobject_create_and_add("ipi_steer", kernel_kobj);
+	if (!ipi_steer_kobj)
+		return -ENOMEM;
+	ret = sysfs_create_group(ipi_steer_kobj, &ipi_steer_group);
+	if (ret) {
+		kobject_put(ipi_steer_kobj);
+		ipi_steer_kobj = NULL;
+	}
+	return ret;
+}
+
+/**
+ * ipi_steer_glue_sysfs_exit - remove /sys/kernel/ipi_steer
+ *
+ * Waits for running show/store callbacks to finish.
+ *
+ * Context: process context, may sleep.
+ */
+void ipi_steer_glue_sysfs_exit(void)
+{
+	if (ipi_steer_kobj) {
+		sysfs_remove_group(ipi_steer_kobj, &ipi_steer_group);
+		kobject_put(ipi_steer_kobj);
+		ipi_steer_kobj = NULL;
+	}
 }

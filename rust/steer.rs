@@ -2,32 +2,53 @@
 
 //! ipi_steer: send every IPI of a KVM guest through its cheapest transport.
 //!
-//! This is the loadable skeleton: it reports the IPI-relevant features the
-//! guest sees and unloads cleanly.
+//! At load the module reads the features the guest sees, derives a policy
+//! from them and a cost table, and installs its own reschedule,
+//! call-function-single and call-function paths in `smp_ops` under
+//! `stop_machine()`.  Each IPI is then planned by the shared core (the very
+//! files `rust/core` tests in userspace) and sent by x2APIC ICR writes or
+//! `KVM_HC_SEND_IPI` hypercalls.  At unload the kernel's paths are restored
+//! the same way, and the module waits until no CPU can still run its code.
 
 use kernel::prelude::*;
+use kernel::sync::atomic::Release;
 
-mod glue {
-    //! Declarations of the C glue (rust/glue.h).
+// The shared core, compiled from the files the userspace tests use.
+#[path = "core/src/apic.rs"]
+pub mod apic;
+#[path = "core/src/calibrate.rs"]
+pub mod calibrate;
+#[path = "core/src/kvm.rs"]
+pub mod kvm;
+#[path = "core/src/plan.rs"]
+pub mod plan;
+#[path = "core/src/posted.rs"]
+pub mod posted;
+#[path = "core/src/profile.rs"]
+pub mod profile;
+#[path = "core/src/sort.rs"]
+pub mod sort;
+#[path = "core/src/stock.rs"]
+pub mod stock;
+#[path = "core/src/tdx.rs"]
+pub mod tdx;
 
-    /// The guest runs on KVM (signature in the hypervisor CPUID leaves).
-    pub(crate) const F_KVM: u32 = 1 << 0;
-    /// KVM_FEATURE_PV_SEND_IPI is exposed.
-    pub(crate) const F_PV_SEND_IPI: u32 = 1 << 1;
-    /// KVM_FEATURE_PV_SCHED_YIELD is exposed.
-    pub(crate) const F_PV_SCHED_YIELD: u32 = 1 << 2;
-    /// The local APIC is in x2APIC mode.
-    pub(crate) const F_X2APIC: u32 = 1 << 3;
-    /// The guest is a TDX trust domain.
-    pub(crate) const F_TDX_GUEST: u32 = 1 << 4;
-    /// The CPU vendor is AMD or Hygon (hypercalls use vmmcall).
-    pub(crate) const F_VENDOR_AMD: u32 = 1 << 5;
+#[path = "glue_ffi.rs"]
+mod glue;
+mod hypercall;
+mod send;
+mod state;
+mod sysfs;
+mod x2apic;
 
-    extern "C" {
-        /// Returns the `IPI_STEER_F_*` mask; safe in any context.
-        pub(crate) fn ipi_steer_glue_features() -> u32;
-    }
-}
+use profile::ApicMode;
+use profile::Config;
+use profile::Costs;
+use profile::Features;
+use profile::HostAccel;
+use profile::Mode;
+use state::Snapshot;
+use state::State;
 
 module! {
     type: IpiSteer,
@@ -37,9 +58,77 @@ module! {
     license: "GPL",
 }
 
-struct IpiSteer;
+/// The loaded module: owns the state the installed IPI paths use.
+struct IpiSteer {
+    state: KBox<State>,
+}
 
-/// `" name"` when `bit` is set in `features`, `""` otherwise.
+/// The core's feature profile for the raw `glue::F_*` bits.
+fn profile_of(f: u32) -> Features {
+    Features {
+        apic_mode: if f & glue::F_X2APIC != 0 {
+            ApicMode::X2apic
+        } else {
+            ApicMode::Xapic
+        },
+        pv_send_ipi: f & glue::F_PV_SEND_IPI != 0,
+        pv_sched_yield: f & glue::F_PV_SCHED_YIELD != 0,
+        // In a TD the kernel's own ICR writes go through #VE; until the
+        // direct TDVMCALL transport exists, ipi_steer does the same.
+        tdx: false,
+        host_accel: HostAccel::None,
+        posted_ipi: false,
+    }
+}
+
+impl kernel::Module for IpiSteer {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let f = glue::features();
+        if f & glue::F_X2APIC == 0 && f & glue::F_PV_SEND_IPI == 0 {
+            pr_err!("refusing to load: xAPIC mode without KVM PV_SEND_IPI, nothing to gain over the kernel\n");
+            return Err(ENODEV);
+        }
+        let saved = glue::get_ops();
+        if !saved.complete() {
+            pr_err!("refusing to load: smp_ops has no IPI paths to take over\n");
+            return Err(ENODEV);
+        }
+        let config = Config {
+            features: profile_of(f),
+            costs: Costs::SKYLAKE,
+            mode: Mode::Auto,
+        };
+        let first = Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0).map_err(|_| {
+            pr_err!("refusing to load: no usable IPI transport\n");
+            ENODEV
+        })?;
+        let state = KBox::new(State::new(f, saved, first, glue::nr_cpu_ids())?, GFP_KERNEL)?;
+        send::STATE.store(&*state as *const State, Release);
+
+        if let Err(e) = glue::sysfs_init() {
+            send::STATE.store(core::ptr::null(), Release);
+            return Err(e);
+        }
+        if let Err(e) = glue::swap_ops(&send::OPS, Some(&saved)) {
+            pr_err!("refusing to load: smp_ops changed while installing ({:?})\n", e);
+            glue::sysfs_exit();
+            send::STATE.store(core::ptr::null(), Release);
+            return Err(e);
+        }
+        pr_info!(
+            "loaded; features:{}{}{}{}{}{}; steering reschedule, call-function and call-function-single IPIs\n",
+            flag(f, glue::F_KVM, " kvm"),
+            flag(f, glue::F_PV_SEND_IPI, " pv_send_ipi"),
+            flag(f, glue::F_PV_SCHED_YIELD, " pv_sched_yield"),
+            flag(f, glue::F_X2APIC, " x2apic"),
+            flag(f, glue::F_TDX_GUEST, " tdx_guest"),
+            flag(f, glue::F_VENDOR_AMD, " amd"),
+        );
+        Ok(IpiSteer { state })
+    }
+}
+
+/// `name` when `bit` is set in `features`, `""` otherwise.
 fn flag(features: u32, bit: u32, name: &'static str) -> &'static str {
     if features & bit != 0 {
         name
@@ -48,25 +137,22 @@ fn flag(features: u32, bit: u32, name: &'static str) -> &'static str {
     }
 }
 
-impl kernel::Module for IpiSteer {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: the glue function has no preconditions.
-        let f = unsafe { glue::ipi_steer_glue_features() };
-        pr_info!(
-            "loaded; features:{}{}{}{}{}{}\n",
-            flag(f, glue::F_KVM, " kvm"),
-            flag(f, glue::F_PV_SEND_IPI, " pv_send_ipi"),
-            flag(f, glue::F_PV_SCHED_YIELD, " pv_sched_yield"),
-            flag(f, glue::F_X2APIC, " x2apic"),
-            flag(f, glue::F_TDX_GUEST, " tdx_guest"),
-            flag(f, glue::F_VENDOR_AMD, " amd"),
-        );
-        Ok(IpiSteer)
-    }
-}
-
 impl Drop for IpiSteer {
     fn drop(&mut self) {
+        glue::sysfs_exit();
+        // Restore whatever we replaced, even if someone changed smp_ops
+        // after us: module text is about to go away.
+        match glue::swap_ops(&self.state.saved, Some(&send::OPS)) {
+            Ok(_) => {}
+            Err(_) => {
+                pr_warn!("smp_ops changed while ipi_steer was loaded; restoring the kernel's paths\n");
+                let _ = glue::swap_ops(&self.state.saved, None);
+            }
+        }
+        // Every caller of the old paths runs with preemption or interrupts
+        // off: after a grace period none can still be in module code.
+        glue::synchronize();
+        send::STATE.store(core::ptr::null(), Release);
         pr_info!("unloaded\n");
     }
 }

@@ -26,6 +26,9 @@ build() {
 		die "the build of ${src:-.} is not warning-free"
 	fi
 }
-build "" build/module CONFIG_IPI_STEER=m
+# IPI_STEER_FAULT=drop_ipi builds a module that loses one IPI (fault demo).
+fault=
+[ "${IPI_STEER_FAULT:-}" = drop_ipi ] && fault=IPI_STEER_FAULT=drop_ipi
+build "" build/module CONFIG_IPI_STEER=m $fault
 build selftests/ipi_traffic build/ipi_traffic
 echo "$TOP/build/module/ipi_steer.ko"

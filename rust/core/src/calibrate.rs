@@ -134,11 +134,11 @@ pub fn summarize(samples: &mut [u64], limits: &Limits) -> Result<Summary, CalErr
     let n64 = u64::try_from(n).unwrap_or(u64::MAX);
     let cut = usize::try_from(n64.saturating_mul(limits.trim_pct) / 100).unwrap_or(0);
     let kept = samples.get(cut..n.saturating_sub(cut)).unwrap_or(&[]);
-    let sum: u128 = kept
-        .iter()
-        .fold(0u128, |acc, &x| acc.saturating_add(u128::from(x)));
-    let count = u128::try_from(kept.len()).unwrap_or(1).max(1);
-    let trimmed_mean = u64::try_from(sum.checked_div(count).unwrap_or(0)).unwrap_or(u64::MAX);
+    // 64-bit only: the kernel has no 128-bit division.  Cycle samples are far
+    // below 2^48, so the sum of even a million of them cannot saturate.
+    let sum: u64 = kept.iter().fold(0u64, |acc, &x| acc.saturating_add(x));
+    let count = u64::try_from(kept.len()).unwrap_or(1).max(1);
+    let trimmed_mean = sum.checked_div(count).unwrap_or(0);
     Ok(Summary {
         median,
         mad,
@@ -166,7 +166,9 @@ pub struct Fit {
 }
 
 /// Divides rounding to nearest, ties away from zero; `den` must be positive.
-fn div_round(num: i128, den: i128) -> i128 {
+///
+/// 64-bit: the kernel has no 128-bit division helpers.
+fn div_round(num: i64, den: i64) -> i64 {
     if den <= 0 {
         return 0;
     }
@@ -180,7 +182,7 @@ fn div_round(num: i128, den: i128) -> i128 {
 }
 
 /// Returns the median of `v` (average of the two middles for an even count), sorting it.
-fn median_i128(v: &mut [i128]) -> Option<i128> {
+fn median_i64(v: &mut [i64]) -> Option<i64> {
     sort::sort(v);
     let n = v.len();
     let hi = v.get(n / 2).copied()?;
@@ -209,12 +211,14 @@ pub fn theil_sen(points: &[(u32, u64)]) -> Result<Fit, CalError> {
     if points.len() > MAX_POINTS {
         return Err(CalError::TooManyPoints);
     }
-    let mut slopes = [0i128; MAX_PAIRS];
+    // Cycle counts stay far below 2^63; larger values saturate.
+    let y64 = |y: u64| i64::try_from(y).unwrap_or(i64::MAX);
+    let mut slopes = [0i64; MAX_PAIRS];
     let mut n_slopes: usize = 0;
     for (i, &(xi, yi)) in points.iter().enumerate() {
         for &(xj, yj) in points.iter().skip(i.saturating_add(1)) {
-            let dx = i128::from(xj).saturating_sub(i128::from(xi));
-            let dy = i128::from(yj).saturating_sub(i128::from(yi));
+            let dx = i64::from(xj).saturating_sub(i64::from(xi));
+            let dy = y64(yj).saturating_sub(y64(yi));
             if dx == 0 {
                 continue;
             }
@@ -230,18 +234,18 @@ pub fn theil_sen(points: &[(u32, u64)]) -> Result<Fit, CalError> {
         }
     }
     let slope = match slopes.get_mut(..n_slopes) {
-        Some(s) if !s.is_empty() => median_i128(s).unwrap_or(0),
+        Some(s) if !s.is_empty() => median_i64(s).unwrap_or(0),
         _ => 0,
     };
-    let mut intercepts = [0i128; MAX_POINTS];
+    let mut intercepts = [0i64; MAX_POINTS];
     for (slot, &(x, y)) in intercepts.iter_mut().zip(points) {
-        *slot = i128::from(y).saturating_sub(slope.saturating_mul(i128::from(x)));
+        *slot = y64(y).saturating_sub(slope.saturating_mul(i64::from(x)));
     }
     let fixed = intercepts
         .get_mut(..points.len())
-        .and_then(median_i128)
+        .and_then(median_i64)
         .unwrap_or(0);
-    let clamp = |v: i128| u64::try_from(v.max(0)).unwrap_or(u64::MAX);
+    let clamp = |v: i64| u64::try_from(v.max(0)).unwrap_or(u64::MAX);
     Ok(Fit {
         fixed: clamp(fixed),
         per_target: clamp(slope),

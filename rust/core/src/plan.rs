@@ -502,7 +502,15 @@ impl Policy {
         // The smallest id the next target may have (u64: u32::MAX + 1 must not wrap).
         let mut next_min = u64::from(lo);
         let mut i: usize = 0;
-        for (chunk, slot) in ids.chunks(64).zip(bits.iter_mut()) {
+        // Index arithmetic rather than `chunks()`: its division by the chunk
+        // size carries a panic path the kernel's objtool cannot follow.
+        let mut base: usize = 0;
+        for slot in bits.iter_mut() {
+            let chunk = ids.get(base..base.saturating_add(64).min(n)).unwrap_or(&[]);
+            if chunk.is_empty() {
+                break;
+            }
+            base = base.saturating_add(chunk.len());
             let mut word: u64 = 0;
             for id in chunk {
                 let id = id.0;

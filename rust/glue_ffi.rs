@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the C glue (`glue.h`) and thin safe wrappers around it.
+
+use kernel::bindings;
+use kernel::ffi::c_int;
+use kernel::ffi::c_long;
+use kernel::ffi::c_uint;
+use kernel::ffi::c_ulong;
+use kernel::prelude::*;
+
+use crate::apic::ApicId;
+
+/// The guest runs on KVM (signature in the hypervisor CPUID leaves).
+pub(crate) const F_KVM: u32 = 1 << 0;
+/// `KVM_FEATURE_PV_SEND_IPI` is exposed.
+pub(crate) const F_PV_SEND_IPI: u32 = 1 << 1;
+/// `KVM_FEATURE_PV_SCHED_YIELD` is exposed.
+pub(crate) const F_PV_SCHED_YIELD: u32 = 1 << 2;
+/// The local APIC is in x2APIC mode.
+pub(crate) const F_X2APIC: u32 = 1 << 3;
+/// The guest is a TDX trust domain.
+pub(crate) const F_TDX_GUEST: u32 = 1 << 4;
+/// The CPU vendor is AMD or Hygon.
+pub(crate) const F_VENDOR_AMD: u32 = 1 << 5;
+
+/// Ids of the sysfs attributes, in the order of the glue's attribute table.
+pub(crate) mod attr {
+    /// `mode`.
+    pub(crate) const MODE: u32 = 0;
+    /// `features`.
+    pub(crate) const FEATURES: u32 = 1;
+    /// `costs`.
+    pub(crate) const COSTS: u32 = 2;
+    /// `stats`.
+    pub(crate) const STATS: u32 = 3;
+    /// `reset`.
+    pub(crate) const RESET: u32 = 4;
+}
+
+/// A reschedule or call-function-single path of `struct smp_ops`.
+pub(crate) type UnicastFn = unsafe extern "C" fn(cpu: c_int);
+/// The call-function path of `struct smp_ops`.
+pub(crate) type MulticastFn = unsafe extern "C" fn(mask: *const bindings::cpumask);
+
+/// `struct ipi_steer_smp_ipi_ops`: the three IPI paths of `struct smp_ops`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct SmpIpiOps {
+    /// `smp_send_reschedule`.
+    pub(crate) smp_send_reschedule: Option<UnicastFn>,
+    /// `send_call_func_single_ipi`.
+    pub(crate) send_call_func_single_ipi: Option<UnicastFn>,
+    /// `send_call_func_ipi`.
+    pub(crate) send_call_func_ipi: Option<MulticastFn>,
+}
+
+impl SmpIpiOps {
+    /// No paths at all.
+    pub(crate) const NONE: Self = Self {
+        smp_send_reschedule: None,
+        send_call_func_single_ipi: None,
+        send_call_func_ipi: None,
+    };
+
+    /// Tells whether every path is set.
+    pub(crate) fn complete(&self) -> bool {
+        self.smp_send_reschedule.is_some()
+            && self.send_call_func_single_ipi.is_some()
+            && self.send_call_func_ipi.is_some()
+    }
+}
+
+extern "C" {
+    fn ipi_steer_glue_features() -> u32;
+    fn ipi_steer_glue_nr_cpu_ids() -> c_uint;
+    fn ipi_steer_glue_get_ops(ops: *mut SmpIpiOps);
+    fn ipi_steer_glue_swap_ops(
+        install: *const SmpIpiOps,
+        expect: *const SmpIpiOps,
+        saved: *mut SmpIpiOps,
+    ) -> c_int;
+    fn ipi_steer_glue_synchronize();
+    fn ipi_steer_glue_irq_save() -> c_ulong;
+    fn ipi_steer_glue_irq_restore(flags: c_ulong);
+    fn ipi_steer_glue_this_cpu() -> c_uint;
+    fn ipi_steer_glue_cpu_online(cpu: c_int) -> bool;
+    fn ipi_steer_glue_warn_offline(cpu: c_int);
+    fn ipi_steer_glue_apicid(cpu: c_int) -> u32;
+    fn ipi_steer_glue_mask_apicids(
+        mask: *const bindings::cpumask,
+        ids: *mut u32,
+        max: c_uint,
+        all_but_self: *mut bool,
+    ) -> c_uint;
+    fn ipi_steer_glue_x2apic_fence();
+    fn ipi_steer_glue_x2apic_icr_write(icr: u64);
+    fn ipi_steer_glue_kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long;
+    fn ipi_steer_glue_yield_to_preempted(mask: *const bindings::cpumask) -> bool;
+    fn ipi_steer_glue_sysfs_init() -> c_int;
+    fn ipi_steer_glue_sysfs_exit();
+}
+
+/// Returns the `F_*` mask of what the guest sees.
+pub(crate) fn features() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { ipi_steer_glue_features() }
+}
+
+/// Returns the number of possible CPU ids.
+pub(crate) fn nr_cpu_ids() -> usize {
+    // SAFETY: no preconditions.
+    let n = unsafe { ipi_steer_glue_nr_cpu_ids() };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Returns the IPI paths installed in `smp_ops` now.
+pub(crate) fn get_ops() -> SmpIpiOps {
+    let mut ops = SmpIpiOps::NONE;
+    // SAFETY: `ops` is valid for writes.
+    unsafe { ipi_steer_glue_get_ops(&mut ops) };
+    ops
+}
+
+/// Installs `install` under `stop_machine()` if `expect` is what is installed
+/// now (any paths if `None`); returns the paths it replaced.
+pub(crate) fn swap_ops(install: &SmpIpiOps, expect: Option<&SmpIpiOps>) -> Result<SmpIpiOps> {
+    let mut saved = SmpIpiOps::NONE;
+    let expect = expect.map_or(core::ptr::null(), |e| e as *const SmpIpiOps);
+    // SAFETY: the pointers are valid for the call; `stop_machine()` may sleep
+    // and this runs in process context (module init and exit).
+    kernel::error::to_result(unsafe { ipi_steer_glue_swap_ops(install, expect, &mut saved) })?;
+    Ok(saved)
+}
+
+/// Waits until no CPU can still be running a replaced IPI path.
+pub(crate) fn synchronize() {
+    // SAFETY: process context (module init and exit, sysfs stores).
+    unsafe { ipi_steer_glue_synchronize() }
+}
+
+/// Local interrupts disabled for as long as the guard lives.
+pub(crate) struct IrqGuard(c_ulong);
+
+impl IrqGuard {
+    /// Disables local interrupts.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        // SAFETY: no preconditions; restored by `Drop`.
+        Self(unsafe { ipi_steer_glue_irq_save() })
+    }
+
+    /// Returns the current CPU, which cannot change while the guard lives.
+    #[inline]
+    pub(crate) fn cpu(&self) -> usize {
+        // SAFETY: interrupts are disabled, so the CPU cannot change.
+        let cpu = unsafe { ipi_steer_glue_this_cpu() };
+        usize::try_from(cpu).unwrap_or(usize::MAX)
+    }
+}
+
+impl Drop for IrqGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the flags come from the matching save.
+        unsafe { ipi_steer_glue_irq_restore(self.0) }
+    }
+}
+
+/// Tells whether `cpu` is online.
+#[inline]
+pub(crate) fn cpu_online(cpu: c_int) -> bool {
+    // SAFETY: no preconditions.
+    unsafe { ipi_steer_glue_cpu_online(cpu) }
+}
+
+/// Warns like the kernel does about a reschedule IPI to an offline CPU.
+pub(crate) fn warn_offline(cpu: c_int) {
+    // SAFETY: no preconditions.
+    unsafe { ipi_steer_glue_warn_offline(cpu) }
+}
+
+/// Returns the APIC id of `cpu`.
+#[inline]
+pub(crate) fn apicid(cpu: c_int) -> u32 {
+    // SAFETY: no preconditions; `cpu` comes from the kernel's IPI callers.
+    unsafe { ipi_steer_glue_apicid(cpu) }
+}
+
+/// Writes the APIC ids of `mask` into `ids` and tells whether `mask` is
+/// every online CPU but this one; `None` if `ids` is too short.
+///
+/// # Safety
+///
+/// `mask` must be a valid cpumask; preemption must be disabled.
+#[inline]
+pub(crate) unsafe fn mask_apicids(
+    mask: *const bindings::cpumask,
+    ids: &mut [ApicId],
+) -> Option<(usize, bool)> {
+    let max = c_uint::try_from(ids.len()).unwrap_or(c_uint::MAX);
+    let mut all_but_self = false;
+    let out = ids.as_mut_ptr().cast::<u32>();
+    // SAFETY: `ApicId` is a transparent `u32`, so `out` is valid for `max`
+    // writes; the caller vouches for `mask`.
+    let n = unsafe { ipi_steer_glue_mask_apicids(mask, out, max, &mut all_but_self) };
+    if n > max {
+        return None;
+    }
+    Some((usize::try_from(n).ok()?, all_but_self))
+}
+
+/// Orders memory before a batch of x2APIC ICR writes.
+#[inline]
+pub(crate) fn x2apic_fence() {
+    // SAFETY: no preconditions.
+    unsafe { ipi_steer_glue_x2apic_fence() }
+}
+
+/// Writes the x2APIC ICR.
+///
+/// # Safety
+///
+/// The APIC must be in x2APIC mode; interrupts must be disabled.
+#[inline]
+pub(crate) unsafe fn x2apic_icr_write(icr: u64) {
+    // SAFETY: the caller vouches for x2APIC mode and disabled interrupts.
+    unsafe { ipi_steer_glue_x2apic_icr_write(icr) }
+}
+
+/// Issues `KVM_HC_SEND_IPI`; returns the vCPUs delivered to or a negative KVM error.
+///
+/// # Safety
+///
+/// The host must expose `KVM_FEATURE_PV_SEND_IPI`; interrupts must be disabled.
+#[inline]
+pub(crate) unsafe fn kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long {
+    // SAFETY: the caller vouches for the feature and disabled interrupts.
+    unsafe { ipi_steer_glue_kvm_send_ipi(low, high, min, icr) }
+}
+
+/// KVM's directed yield to the first preempted target of `mask`; tells
+/// whether it yielded.
+///
+/// # Safety
+///
+/// `mask` must be a valid cpumask; the host must expose `KVM_FEATURE_PV_SCHED_YIELD`.
+pub(crate) unsafe fn yield_to_preempted(mask: *const bindings::cpumask) -> bool {
+    // SAFETY: the caller vouches for `mask` and the feature.
+    unsafe { ipi_steer_glue_yield_to_preempted(mask) }
+}
+
+/// Creates `/sys/kernel/ipi_steer`.
+pub(crate) fn sysfs_init() -> Result {
+    // SAFETY: process context (module init).
+    kernel::error::to_result(unsafe { ipi_steer_glue_sysfs_init() })
+}
+
+/// Removes `/sys/kernel/ipi_steer`, waiting for running handlers.
+pub(crate) fn sysfs_exit() {
+    // SAFETY: process context (module exit or failed init).
+    unsafe { ipi_steer_glue_sysfs_exit() }
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `KVM_HC_SEND_IPI` transport: one hypercall for up to 128 APIC ids
+//! (`a0`/`a1` bitmap relative to `a2`, `a3` the ICR low word).
+
+use crate::glue;
+use crate::glue::IrqGuard;
+use crate::kvm::KvmHcSendIpi;
+
+/// What one hypercall achieved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Every target in the bitmap got the IPI.
+    Delivered,
+    /// The host refused the call (`-KVM_ENOSYS`, `-KVM_EINVAL`, ...): KVM
+    /// checks its arguments before it delivers anything, so no target got it.
+    Failed,
+    /// The host delivered to fewer vCPUs than the bitmap names: the others
+    /// have no vCPU at that APIC id (or a disabled APIC), which an ICR write
+    /// could not reach either; resending the window would duplicate the IPI
+    /// for the ones that got it.
+    Partial {
+        /// Number of vCPUs the host delivered to.
+        delivered: u32,
+    },
+}
+
+/// Issues one `KVM_HC_SEND_IPI` for `hc`.
+///
+/// The module only plans this transport when the host exposes
+/// `KVM_FEATURE_PV_SEND_IPI`; the guard proves interrupts are off.
+#[inline]
+pub(crate) fn send(_irqs_off: &IrqGuard, hc: &KvmHcSendIpi) -> Outcome {
+    // SAFETY: PV_SEND_IPI was checked when the plan was made; interrupts are off.
+    let ret = unsafe { glue::kvm_send_ipi(hc.bitmap_low, hc.bitmap_high, hc.min.0, hc.icr) };
+    let asked = hc.count();
+    match u32::try_from(ret) {
+        Ok(n) if n >= asked => Outcome::Delivered,
+        Ok(delivered) => Outcome::Partial { delivered },
+        Err(_) => Outcome::Failed,
+    }
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The knobs under `/sys/kernel/ipi_steer/` (the kobject is in the C glue).
+//!
+//! Stores are serialized by the glue.  A store that is not valid returns
+//! `-EINVAL` (`-ERANGE` for numbers out of range) and changes nothing; a
+//! valid one publishes a new configuration snapshot.
+
+use core::fmt::Write;
+
+use kernel::ffi::c_long;
+use kernel::ffi::c_uint;
+use kernel::prelude::*;
+
+use crate::glue;
+use crate::profile::Cost;
+use crate::profile::Mode;
+use crate::profile::Transport;
+use crate::send::STATE;
+use crate::state::Snapshot;
+use crate::state::State;
+use crate::state::NR_STATS;
+use crate::state::STAT_NAMES;
+
+/// Largest cost a knob accepts (cycles); keeps modeled sums far from overflow.
+pub(crate) const COST_MAX: u32 = 1_000_000_000;
+
+/// The transports this module can send with, in the order `mode` lists them.
+pub(crate) const IMPLEMENTED: [Transport; 2] = [Transport::X2apicIcr, Transport::KvmHcSendIpi];
+
+/// Writes formatted text into a sysfs page.
+struct PageWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for PageWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Returns the state while the module is loaded (always, while sysfs exists).
+fn state() -> Option<&'static State> {
+    let p = STATE.load(kernel::sync::atomic::Acquire);
+    // SAFETY: sysfs is created after the state is published and removed
+    // (waiting for running handlers) before it is freed.
+    unsafe { p.as_ref() }
+}
+
+/// Tells whether the guest can use `t` and this module implements it.
+fn usable(st: &State, t: Transport) -> bool {
+    IMPLEMENTED.contains(&t) && st.config.read_serialized().config.features.available(t)
+}
+
+fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
+    let snap = st.config.read_serialized();
+    match attr {
+        glue::attr::MODE => {
+            let cur = snap.config.mode;
+            let item = |w: &mut PageWriter<'_>, name: &str, on: bool| {
+                if on {
+                    write!(w, "[{}] ", name)
+                } else {
+                    write!(w, "{} ", name)
+                }
+            };
+            item(w, "auto", cur == Mode::Auto)?;
+            for t in IMPLEMENTED {
+                if usable(st, t) {
+                    item(w, t.name(), cur == Mode::Forced(t))?;
+                }
+            }
+            writeln!(w)
+        }
+        glue::attr::FEATURES => {
+            let f = st.features;
+            for (bit, name) in [
+                (glue::F_KVM, "kvm"),
+                (glue::F_PV_SEND_IPI, "pv_send_ipi"),
+                (glue::F_PV_SCHED_YIELD, "pv_sched_yield"),
+                (glue::F_X2APIC, "x2apic"),
+                (glue::F_TDX_GUEST, "tdx_guest"),
+                (glue::F_VENDOR_AMD, "amd"),
+            ] {
+                if f & bit != 0 {
+                    write!(w, "{} ", name)?;
+                }
+            }
+            writeln!(w)?;
+            writeln!(w, "host_accel: none (no host hint)")?;
+            write!(w, "transports:")?;
+            for t in IMPLEMENTED {
+                if usable(st, t) {
+                    write!(w, " {}", t.name())?;
+                }
+            }
+            writeln!(w)
+        }
+        glue::attr::COSTS => {
+            for t in IMPLEMENTED {
+                if usable(st, t) {
+                    let c = snap.config.costs.get(t);
+                    writeln!(w, "{} {} {}", t.name(), c.per_op, c.per_target)?;
+                }
+            }
+            Ok(())
+        }
+        glue::attr::STATS => {
+            for i in 0..NR_STATS {
+                let name = STAT_NAMES.get(i).copied().unwrap_or("?");
+                writeln!(w, "{} {}", name, st.stat_total(i))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Parses a cost in cycles.
+fn parse_cost(s: &str) -> Result<u32> {
+    let v: u64 = s.parse().map_err(|_| EINVAL)?;
+    let v = u32::try_from(v).map_err(|_| ERANGE)?;
+    if v > COST_MAX {
+        return Err(ERANGE);
+    }
+    Ok(v)
+}
+
+fn store(st: &State, attr: u32, input: &str) -> Result {
+    let cur = *st.config.read_serialized();
+    let mut words = input.split_ascii_whitespace();
+    match attr {
+        glue::attr::MODE => {
+            let (Some(name), None) = (words.next(), words.next()) else {
+                return Err(EINVAL);
+            };
+            let mode = if name == "auto" {
+                Mode::Auto
+            } else {
+                let t = Transport::from_name(name).ok_or(EINVAL)?;
+                if !usable(st, t) {
+                    return Err(EINVAL);
+                }
+                Mode::Forced(t)
+            };
+            let mut config = cur.config;
+            config.mode = mode;
+            let next = Snapshot::new(config, cur.directed_yield).map_err(|_| EINVAL)?;
+            st.config.publish(next);
+            Ok(())
+        }
+        glue::attr::COSTS => {
+            let (Some(name), Some(op), Some(tgt), None) =
+                (words.next(), words.next(), words.next(), words.next())
+            else {
+                return Err(EINVAL);
+            };
+            let t = Transport::from_name(name).ok_or(EINVAL)?;
+            if !usable(st, t) {
+                return Err(EINVAL);
+            }
+            let cost = Cost {
+                per_op: parse_cost(op)?,
+                per_target: parse_cost(tgt)?,
+            };
+            let mut config = cur.config;
+            config.costs.set(t, cost);
+            let next = Snapshot::new(config, cur.directed_yield).map_err(|_| EINVAL)?;
+            st.config.publish(next);
+            Ok(())
+        }
+        glue::attr::RESET => {
+            let (Some("1"), None) = (words.next(), words.next()) else {
+                return Err(EINVAL);
+            };
+            st.reset_stats();
+            Ok(())
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// sysfs show of attribute `attr` into `buf` (`len` bytes).
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ipi_steer_sysfs_show(attr: c_uint, buf: *mut u8, len: usize) -> c_long {
+    let Some(st) = state() else {
+        return ENODEV.to_errno() as c_long;
+    };
+    // SAFETY: the glue passes the sysfs page and its size.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut w = PageWriter { buf: page, len: 0 };
+    // A page holds every attribute; a full page just truncates.
+    let _ = show(st, attr, &mut w);
+    c_long::try_from(w.len).unwrap_or(0)
+}
+
+/// sysfs store of `len` bytes at `buf` into attribute `attr`.
+///
+/// # Safety
+///
+/// `buf` must be valid for reads of `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ipi_steer_sysfs_store(attr: c_uint, buf: *const u8, len: usize) -> c_long {
+    let Some(st) = state() else {
+        return ENODEV.to_errno() as c_long;
+    };
+    // SAFETY: the glue passes the written bytes and their count.
+    let bytes = unsafe { core::slice::from_raw_parts(buf, len) };
+    let ret = match core::str::from_utf8(bytes) {
+        Ok(s) => store(st, attr, s),
+        Err(_) => Err(EINVAL),
+    };
+    match ret {
+        Ok(()) => c_long::try_from(len).unwrap_or(c_long::MAX),
+        Err(e) => e.to_errno() as c_long,
+    }
+}
