@@ -9,6 +9,7 @@
  *            the target's reschedule-interrupt count moved
  *   single   smp_call_function_single(wait) to each target
  *   many     smp_call_function_many(wait) to all targets at once
+ * ("panic 1 0" panics the guest, to show that the harness notices.)
  * N is the number of operations and CPULIST the targets (the writing CPU is
  * never a target: the write pins itself to the first online CPU outside the
  * list).  Reading "run" returns the result of the last write:
@@ -138,6 +139,8 @@ static ssize_t ipi_traffic_write(struct file *file, const char __user *ubuf,
 	buf[len] = '\0';
 	if (sscanf(buf, "%15s %lu %95s", kind, &ops, list) != 3 || !ops)
 		return -EINVAL;
+	if (!strcmp(kind, "panic"))
+		panic("ipi_traffic: panic requested by the test");
 	if (strcmp(kind, "resched") && strcmp(kind, "single") && strcmp(kind, "many"))
 		return -EINVAL;
 	if (!zalloc_cpumask_var(&targets, GFP_KERNEL))
