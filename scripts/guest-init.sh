@@ -32,7 +32,27 @@ run_tests() {
 	done
 }
 
-# Counters of the one running VM, from KVM's debugfs, as "name=value" words.
+# The L1 thread of L2's vCPU 0 (QEMU names it "CPU 0/KVM"): the guest
+# tests send from CPU 0, so its events are the sender-side counts.
+vcpu0_tid() {
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "CPU 0/KVM" ] && { basename "$t"; return; }
+	done
+}
+
+# hist_count EVENT TID: hits of EVENT's common_pid histogram for TID.
+hist_count() {
+	awk -v tid="$2" '/common_pid/ {
+		s = $0; sub(/}.*/, "", s); n = split(s, w, /[^0-9]+/)
+		pid = ""; for (i = n; i >= 1; i--) if (w[i] != "") { pid = w[i]; break }
+		h = $0; sub(/.*hitcount: */, "", h)
+		if (pid == tid) c += h + 0
+	} END { print c + 0 }' "/sys/kernel/tracing/events/kvm/$1/hist" 2>/dev/null
+}
+
+# Counters of the one running VM as "name=value" words: KVM's debugfs
+# totals over all vCPUs, and vCPU 0's x2APIC ICR writes, hypercalls and
+# exits from the kvm_msr, kvm_hypercall and kvm_exit histograms.
 kvm_counters() {
 	d=$(ls -d /sys/kernel/debug/kvm/*-*/ 2>/dev/null | head -n1)
 	[ -n "$d" ] || { echo "novm=1"; return; }
@@ -41,23 +61,30 @@ kvm_counters() {
 		request_irq_exits directed_yield_attempted; do
 		[ -f "$d$c" ] && out="$out $c=$(cat "$d$c")"
 	done
-	# Sender-side x2APIC ICR writes, from the kvm_msr histogram.
-	h=/sys/kernel/tracing/events/kvm/kvm_msr/hist
-	icr=$(grep -o 'hitcount: *[0-9]*' "$h" 2>/dev/null | awk '{s+=$2} END {print s+0}')
-	echo "$out icr_writes=$icr"
+	[ -n "$VCPU0" ] || VCPU0=$(vcpu0_tid)
+	echo "$out icr_writes=$(hist_count kvm_msr "$VCPU0")" \
+		"sender_hypercalls=$(hist_count kvm_hypercall "$VCPU0")" \
+		"sender_exits=$(hist_count kvm_exit "$VCPU0")"
 }
 
 run_l2() {
-	# Count x2APIC ICR writes (MSR 0x830) by L2 in a histogram.
-	t=/sys/kernel/tracing/events/kvm/kvm_msr/trigger
-	[ -f "$t" ] && echo 'hist:keys=ecx if write == 1 && ecx == 0x830' >"$t"
+	# Per-thread (= per-vCPU) histograms of ICR writes, hypercalls, exits.
+	e=/sys/kernel/tracing/events/kvm
+	echo 'hist:keys=common_pid if write == 1 && ecx == 0x830' >$e/kvm_msr/trigger
+	echo 'hist:keys=common_pid if nr == 10' >$e/kvm_hypercall/trigger
+	echo 'hist:keys=common_pid' >$e/kvm_exit/trigger
+	VCPU0=
 	mkfifo /tmp/l2in
 	exec 3<>/tmp/l2in
 	echo "@@L2 starting: smp=$L2_SMP@@"
-	timeout -k 5 "${L2_TIMEOUT:-1500}" qemu-system-x86_64 -enable-kvm -cpu host \
-		-smp "$L2_SMP" -m 768M -display none -serial stdio -monitor none \
-		-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
-		-append "$L2_CMDLINE" <&3 2>&1 |
+	{
+		timeout -k 5 "${L2_TIMEOUT:-1500}" qemu-system-x86_64 -enable-kvm -cpu host \
+			-name l2,debug-threads=on \
+			-smp "$L2_SMP" -m 768M -vga none -display none -serial stdio -monitor none \
+			-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
+			-append "$L2_CMDLINE" <&3 2>&1
+		echo "@@L2 qemu exit status $?@@"
+	} |
 		while IFS= read -r line; do
 			line=$(printf '%s' "$line" | tr -d '\r')
 			echo "L2| $line"

@@ -117,8 +117,12 @@ if [ "${INNER:-0}" = 1 ]; then
 			mkdir -p "$H$(dirname "$lib")"
 			cp -L "$lib" "$H$lib"
 		done
+		# Firmware, from QEMU's search path (Debian: qemu, then seabios).
 		for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin pvh.bin; do
-			cp -L "/usr/share/qemu/$f" "$H/usr/share/qemu/"
+			src=$(ls /usr/share/qemu/$f /usr/share/seabios/$f 2>/dev/null | head -n1)
+			[ -n "$src" ] || die "QEMU firmware $f not found"
+			mkdir -p "$H$(dirname "$src")"
+			cp -L "$src" "$H$src"
 		done
 		if [ -n "$HOST_TESTS" ]; then
 			cp -r "$KSFT"/. "$H/kselftest/"
