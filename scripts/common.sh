@@ -51,6 +51,13 @@ kernel_toolchain_key() {
 	key_of "$SUITE" "$PIN_PACKAGES"
 }
 
+# Host-side steps (building the root, the kernel, booting) must never run
+# inside the root, where the cache is not where the host keeps it.
+host_only() {
+	[ "${IPI_STEER_IN_ROOT:-0}" != 1 ] ||
+		die "$(basename "$0"): host-side step called inside the toolchain root"
+}
+
 ROOT="$CACHE/root-$(toolchain_key)"
 
 # Run a command inside the toolchain root: private mount namespace (every
@@ -83,5 +90,6 @@ in_root() {
 		exec chroot "$R" "$@"
 	' in_root "$ROOT" "$TOP" "$CACHE" /usr/bin/env -i \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		IPI_STEER_IN_ROOT=1 \
 		HOME=/root LANG=C.UTF-8 TERM=dumb "${envs[@]}" "$@"
 }

@@ -7,6 +7,7 @@
 # only needs debootstrap (installed here when missing).
 
 . "$(dirname "$0")/common.sh"
+host_only
 
 if [ -f "$ROOT/.complete" ]; then
 	log "toolchain root up to date: $(basename "$ROOT")"

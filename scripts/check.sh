@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: every test of the project, from whatever is already cached.
+# Stages run in order; a failing stage is reported and the others still run.
+# Ends with "N passed, M failed".
+
+. "$(dirname "$0")/common.sh"
+
+passed=0 failed=0 failures=
+stage() {
+	local name=$1 t0 rc
+	shift
+	t0=$(date +%s)
+	log "=== $name"
+	"$@"
+	rc=$?
+	if [ $rc = 0 ]; then
+		passed=$((passed + 1))
+		log "=== $name: pass ($(($(date +%s) - t0)) s)"
+	else
+		failed=$((failed + 1))
+		failures="$failures $name"
+		log "=== $name: FAIL ($(($(date +%s) - t0)) s)"
+	fi
+}
+
+set +e
+stage core-tests "$TOP/scripts/core-test.sh"
+stage toolchain "$TOP/scripts/toolchain.sh"
+stage kernel "$TOP/scripts/kernel.sh"
+stage module "$TOP/scripts/module.sh"
+stage intree "$TOP/scripts/intree.sh"
+stage kselftests-build "$TOP/scripts/kselftests.sh"
+stage tcg-dense "$TOP/scripts/vm.sh" --mode tcg --name tcg-dense --smp 4 \
+	--guest-test smoke --guest-test knobs --guest-test delivery
+stage tcg-sparse "$TOP/scripts/vm.sh" --mode tcg --name tcg-sparse \
+	--smp 6 --topology sockets=2,cores=3 --guest-test delivery
+stage nested "$TOP/scripts/vm.sh" --mode nested --name nested --smp 4 \
+	--host-test kvm_selftests --guest-test smoke --guest-test knobs \
+	--guest-test delivery --env EXITS_OPS=100 --guest-test exits --timeout 2400
+
+echo
+[ -z "$failures" ] || echo "failed stages:$failures"
+echo "check: $passed passed, $failed failed"
+[ "$failed" = 0 ]
