@@ -40,6 +40,30 @@ stage nested "$TOP/scripts/vm.sh" --mode nested --name nested --smp 4 \
 	--host-test kvm_selftests --guest-test smoke --guest-test knobs \
 	--guest-test delivery --env EXITS_OPS=100 --guest-test exits --timeout 2400
 
+# The harness must catch real faults: a module that loses one IPI, and a
+# guest that panics, must each fail their run with a readable message.
+expect_failure() {
+	local name=$1 pattern=$2 out
+	shift 2
+	out=$("$@" 2>&1)
+	if [ $? = 0 ]; then
+		echo "$out"
+		echo "the $name fault was NOT caught"
+		return 1
+	fi
+	echo "$out" | grep -E "$pattern" | head -n 3
+	echo "$out" | grep -Eq "$pattern" || { echo "$out"; return 1; }
+	echo "caught, as it must be"
+}
+stage fault-drop-ipi-caught expect_failure drop_ipi 'lost=1' \
+	env IPI_STEER_FAULT=drop_ipi "$TOP/scripts/vm.sh" --mode tcg \
+	--name fault-drop-ipi --smp 4 --guest-test delivery
+stage fault-guest-panic-caught expect_failure guest_panic 'Kernel panic' \
+	env IPI_STEER_FAULT=guest_panic "$TOP/scripts/vm.sh" --mode tcg \
+	--name fault-guest-panic --smp 2 --guest-test smoke
+# Leave the normal module built.
+"$TOP/scripts/module.sh" >/dev/null
+
 echo
 [ -z "$failures" ] || echo "failed stages:$failures"
 echo "check: $passed passed, $failed failed"

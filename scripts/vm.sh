@@ -172,8 +172,8 @@ IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT" \
 	$(for e in $ENVS; do printf -- '--env %s ' "$e"; done) \
 	| tr -d '\r' >"$LOG"
 
-"$TOP/scripts/summary.sh" "$MODE" "$LOG" "$GUEST_TESTS" "$HOST_TESTS"
-rc=$?
+rc=0
+"$TOP/scripts/summary.sh" "$MODE" "$LOG" "$GUEST_TESTS" "$HOST_TESTS" || rc=$?
 if [ $rc != 0 ]; then
 	mkdir -p "$LOGDIR/failed"
 	cp "$LOG" "$LOGDIR/failed/$NAME-$(date +%Y%m%d-%H%M%S).log"
