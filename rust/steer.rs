@@ -36,6 +36,8 @@ pub mod tdx;
 #[path = "glue_ffi.rs"]
 mod glue;
 mod hypercall;
+#[cfg(CONFIG_IPI_STEER_KUNIT_TEST)]
+mod kunit;
 mod send;
 mod state;
 mod sysfs;

@@ -7,7 +7,8 @@
 
 . "$(dirname "$0")/common.sh"
 
-# Also builds the test module selftests/ipi_traffic into build/ipi_traffic/.
+# Also builds the copy with the KUnit suite (build/module-kunit/, printed
+# with --test) and the test module selftests/ipi_traffic (build/ipi_traffic/).
 
 KDIR=$("$TOP/scripts/kernel.sh")
 
@@ -30,5 +31,11 @@ build() {
 fault=
 [ "${IPI_STEER_FAULT:-}" = drop_ipi ] && fault=IPI_STEER_FAULT=drop_ipi
 build "" build/module CONFIG_IPI_STEER=m $fault
+# The copy the test guests load: the same module plus its KUnit suite.
+build "" build/module-kunit CONFIG_IPI_STEER=m CONFIG_IPI_STEER_KUNIT_TEST=y $fault
 build selftests/ipi_traffic build/ipi_traffic
-echo "$TOP/build/module/ipi_steer.ko"
+if [ "${1:-}" = --test ]; then
+	echo "$TOP/build/module-kunit/ipi_steer.ko"
+else
+	echo "$TOP/build/module/ipi_steer.ko"
+fi
