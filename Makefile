@@ -7,12 +7,13 @@
 #                   print the transport per IPI kind and exits per IPI
 #   make check      every test: cargo tests, module builds, guest tests under
 #                   TCG and in nested L2, KVM selftests in L1
+#   make soak       long reliability runs: make soak DURATION=<minutes>
 #   make core-test  only the userspace tests of the shared core
 #   make clean      remove build/ (the cache stays; see README)
 
 SHELL := /bin/bash
 
-.PHONY: all module toolchain kernel kselftests core-test intree run check clean
+.PHONY: all module toolchain kernel kselftests core-test intree run check soak clean
 
 all: module
 
@@ -39,6 +40,9 @@ run:
 
 check:
 	@scripts/check.sh
+
+soak:
+	@DURATION=$(DURATION) scripts/soak.sh
 
 clean:
 	rm -rf build

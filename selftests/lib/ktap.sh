@@ -2,6 +2,9 @@
 # Helpers for guest tests: TAP output, counters from the nested host.
 # Source from a test: . /tests/ktap.sh
 
+# The harness's settings for this guest (NESTED, test variables).
+. /etc/harness.conf
+
 KTAP_PASS=0
 KTAP_FAIL=0
 KTAP_SKIP=0
