@@ -23,6 +23,7 @@
 #include <asm/irq_vectors.h>
 #include <asm/processor.h>
 #include <asm/smp.h>
+#include <asm/tsc.h>
 
 #include "glue.h"
 
@@ -222,6 +223,39 @@ u32 ipi_steer_glue_apicid(int cpu)
 }
 
 /**
+ * ipi_steer_glue_other_online_apicids - APIC ids of online CPUs but this one
+ * @ids: receives up to @max ids, in CPU order
+ * @max: room in @ids
+ *
+ * Context: process context (for calibration); the CPU may change afterwards,
+ * which only means one timed IPI may go to the sender itself.
+ * Return: the number of ids written.
+ */
+unsigned int ipi_steer_glue_other_online_apicids(u32 *ids, unsigned int max)
+{
+	unsigned int cpu, self = raw_smp_processor_id(), n = 0;
+
+	for_each_online_cpu(cpu) {
+		if (cpu == self)
+			continue;
+		if (n == max)
+			break;
+		ids[n++] = per_cpu(x86_cpu_to_apicid, cpu);
+	}
+	return n;
+}
+
+/**
+ * ipi_steer_glue_cycles - the time stamp counter, for calibration
+ *
+ * Context: any.
+ */
+u64 ipi_steer_glue_cycles(void)
+{
+	return rdtsc_ordered();
+}
+
+/**
  * ipi_steer_glue_mask_apicids - the APIC ids of the CPUs in @mask
  * @mask: target CPUs
  * @ids: receives the APIC ids, in CPU order
@@ -359,6 +393,7 @@ static struct ipi_steer_attribute ipi_steer_attrs[] = {
 	IPI_STEER_ATTR(costs, 0644, 2),
 	IPI_STEER_ATTR(stats, 0444, 3),
 	IPI_STEER_ATTR(reset, 0200, 4),
+	IPI_STEER_ATTR(calibration, 0644, 5),
 };
 
 static struct attribute *ipi_steer_attr_ptrs[ARRAY_SIZE(ipi_steer_attrs) + 1];

@@ -45,6 +45,8 @@ unsigned int ipi_steer_glue_this_cpu(void);
 bool ipi_steer_glue_cpu_online(int cpu);
 void ipi_steer_glue_warn_offline(int cpu);
 u32 ipi_steer_glue_apicid(int cpu);
+unsigned int ipi_steer_glue_other_online_apicids(u32 *ids, unsigned int max);
+u64 ipi_steer_glue_cycles(void);
 unsigned int ipi_steer_glue_mask_apicids(const struct cpumask *mask, u32 *ids,
 					 unsigned int max, bool *all_but_self);
 

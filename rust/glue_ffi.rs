@@ -36,6 +36,8 @@ pub(crate) mod attr {
     pub(crate) const STATS: u32 = 3;
     /// `reset`.
     pub(crate) const RESET: u32 = 4;
+    /// `calibration`.
+    pub(crate) const CALIBRATION: u32 = 5;
 }
 
 /// A reschedule or call-function-single path of `struct smp_ops`.
@@ -87,6 +89,8 @@ extern "C" {
     fn ipi_steer_glue_cpu_online(cpu: c_int) -> bool;
     fn ipi_steer_glue_warn_offline(cpu: c_int);
     fn ipi_steer_glue_apicid(cpu: c_int) -> u32;
+    fn ipi_steer_glue_other_online_apicids(ids: *mut u32, max: c_uint) -> c_uint;
+    fn ipi_steer_glue_cycles() -> u64;
     fn ipi_steer_glue_mask_apicids(
         mask: *const bindings::cpumask,
         ids: *mut u32,
@@ -185,6 +189,22 @@ pub(crate) fn warn_offline(cpu: c_int) {
 pub(crate) fn apicid(cpu: c_int) -> u32 {
     // SAFETY: no preconditions; `cpu` comes from the kernel's IPI callers.
     unsafe { ipi_steer_glue_apicid(cpu) }
+}
+
+/// Writes the APIC ids of online CPUs other than this one into `ids`;
+/// returns how many.
+pub(crate) fn other_online_apicids(ids: &mut [ApicId]) -> usize {
+    let max = c_uint::try_from(ids.len()).unwrap_or(c_uint::MAX);
+    // SAFETY: `ApicId` is a transparent `u32`; `ids` has room for `max`.
+    let n = unsafe { ipi_steer_glue_other_online_apicids(ids.as_mut_ptr().cast::<u32>(), max) };
+    usize::try_from(n).unwrap_or(0).min(ids.len())
+}
+
+/// Reads the time stamp counter (ordered).
+#[inline]
+pub(crate) fn cycles() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { ipi_steer_glue_cycles() }
 }
 
 /// Writes the APIC ids of `mask` into `ids` and tells whether `mask` is

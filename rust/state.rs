@@ -12,6 +12,7 @@ use kernel::sync::atomic::Relaxed;
 use kernel::sync::atomic::Release;
 
 use crate::apic::ApicId;
+use crate::calibration::Report;
 use crate::glue;
 use crate::plan::scratch_words;
 use crate::plan::Op;
@@ -28,16 +29,28 @@ pub(crate) struct Snapshot {
     pub(crate) policy: Policy,
     /// Whether to do KVM's directed yield after call-function IPIs.
     pub(crate) directed_yield: bool,
+    /// The last calibration.
+    pub(crate) calibration: Report,
 }
 
 impl Snapshot {
     /// Derives the snapshot of `config`.
-    pub(crate) fn new(config: Config, directed_yield: bool) -> Result<Self, PolicyError> {
+    pub(crate) fn new(
+        config: Config,
+        directed_yield: bool,
+        calibration: Report,
+    ) -> Result<Self, PolicyError> {
         Ok(Self {
             config,
             policy: Policy::new(&config)?,
             directed_yield,
+            calibration,
         })
+    }
+
+    /// The same configuration with `config` replaced.
+    pub(crate) fn with_config(&self, config: Config) -> Result<Self, PolicyError> {
+        Self::new(config, self.directed_yield, self.calibration)
     }
 }
 

@@ -33,6 +33,7 @@ pub mod stock;
 #[path = "core/src/tdx.rs"]
 pub mod tdx;
 
+mod calibration;
 #[path = "glue_ffi.rs"]
 mod glue;
 mod hypercall;
@@ -95,12 +96,16 @@ impl kernel::Module for IpiSteer {
             pr_err!("refusing to load: smp_ops has no IPI paths to take over\n");
             return Err(ENODEV);
         }
+        let features = profile_of(f);
+        // Costs: calibrated in this guest if the samples allow, else the
+        // published table (see the `calibration` knob).
+        let report = calibration::run(&features, &Costs::SKYLAKE);
         let config = Config {
-            features: profile_of(f),
-            costs: Costs::SKYLAKE,
+            features,
+            costs: report.result.unwrap_or(Costs::SKYLAKE),
             mode: Mode::Auto,
         };
-        let first = Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0).map_err(|_| {
+        let first = Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0, report).map_err(|_| {
             pr_err!("refusing to load: no usable IPI transport\n");
             ENODEV
         })?;

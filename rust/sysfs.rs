@@ -12,12 +12,13 @@ use kernel::ffi::c_long;
 use kernel::ffi::c_uint;
 use kernel::prelude::*;
 
+use crate::calibrate::CalError;
+use crate::calibration;
 use crate::glue;
 use crate::profile::Cost;
 use crate::profile::Mode;
 use crate::profile::Transport;
 use crate::send::STATE;
-use crate::state::Snapshot;
 use crate::state::State;
 use crate::state::NR_STATS;
 use crate::state::STAT_NAMES;
@@ -110,6 +111,7 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
             }
             Ok(())
         }
+        glue::attr::CALIBRATION => show_calibration(&snap.calibration, w),
         glue::attr::STATS => {
             for i in 0..NR_STATS {
                 let name = STAT_NAMES.get(i).copied().unwrap_or("?");
@@ -119,6 +121,36 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
         }
         _ => Ok(()),
     }
+}
+
+fn show_calibration(r: &calibration::Report, w: &mut PageWriter<'_>) -> core::fmt::Result {
+    match r.result {
+        Ok(_) => writeln!(w, "status: ok")?,
+        Err(calibration::Error::NotRun) => return writeln!(w, "status: not run"),
+        Err(calibration::Error::NoTargets) => writeln!(w, "status: error: no other online CPU")?,
+        Err(calibration::Error::Fit(e)) => match e {
+            CalError::TooNoisy {
+                targets,
+                spread_pct,
+            } => writeln!(w, "status: error: too noisy at {} targets (spread {}%)", targets, spread_pct)?,
+            CalError::TooFewSamples { targets } => {
+                writeln!(w, "status: error: too few samples at {} targets", targets)?
+            }
+            CalError::TooFewPoints => writeln!(w, "status: error: too few target counts")?,
+            _ => writeln!(w, "status: error: fit out of range")?,
+        },
+    }
+    writeln!(w, "samples: {} per point; timer overhead: {} cycles", calibration::SAMPLES, r.overhead)?;
+    for &(t, k, m) in r.medians.iter().take(r.points) {
+        writeln!(w, "median {} {} targets: {} cycles", t.name(), k, m)?;
+    }
+    if let Ok(c) = r.result {
+        for t in IMPLEMENTED {
+            let cost = c.get(t);
+            writeln!(w, "fitted {} {} {}", t.name(), cost.per_op, cost.per_target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Parses a cost in cycles.
@@ -150,7 +182,7 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
             };
             let mut config = cur.config;
             config.mode = mode;
-            let next = Snapshot::new(config, cur.directed_yield).map_err(|_| EINVAL)?;
+            let next = cur.with_config(config).map_err(|_| EINVAL)?;
             st.config.publish(next);
             Ok(())
         }
@@ -170,7 +202,7 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
             };
             let mut config = cur.config;
             config.costs.set(t, cost);
-            let next = Snapshot::new(config, cur.directed_yield).map_err(|_| EINVAL)?;
+            let next = cur.with_config(config).map_err(|_| EINVAL)?;
             st.config.publish(next);
             Ok(())
         }
@@ -180,6 +212,29 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
             };
             st.reset_stats();
             Ok(())
+        }
+        glue::attr::CALIBRATION => {
+            let (Some("1"), None) = (words.next(), words.next()) else {
+                return Err(EINVAL);
+            };
+            let report = calibration::run(&cur.config.features, &cur.config.costs);
+            let mut next = cur;
+            next.calibration = report;
+            let failed = report.result.is_err();
+            if let Ok(costs) = report.result {
+                let mut config = cur.config;
+                config.costs = costs;
+                // Calibrated costs always make a valid policy; if not, keep
+                // the old table and only record the report.
+                next = cur.with_config(config).map_err(|_| EINVAL)?;
+                next.calibration = report;
+            }
+            st.config.publish(next);
+            if failed {
+                Err(EAGAIN)
+            } else {
+                Ok(())
+            }
         }
         _ => Err(EINVAL),
     }

@@ -7,7 +7,7 @@
 K=/sys/kernel/ipi_steer
 ktap_header
 ktap_check "insmod ipi_steer" insmod /lib/modules/ipi_steer.ko
-for a in mode features costs stats reset; do
+for a in mode features costs stats reset calibration; do
 	ktap_check "$a exists" test -e $K/$a
 done
 ktap_check "features is read-only" sh -c "! echo x >$K/features 2>/dev/null"
@@ -55,6 +55,19 @@ for v in "$t 1000000001 0" "$t 0 4294967296" "$t -1 0" "$t 10" "$t 1 2 3" \
 done
 accept "$t 4238 0" costs "$t 4238 0"
 
+# Calibration: at load it ran (ok, or an error saying why); on demand a
+# write of "1" recalibrates (success, or EAGAIN for noisy samples).
+echo "# $(head -n1 $K/calibration)"
+ktap_check "calibration ran at load" sh -c "grep -q '^status: \(ok\|error\)' $K/calibration"
+if echo 1 >$K/calibration 2>/tmp/err || grep -qi 'temporarily unavailable\|try again' /tmp/err; then
+	ktap_ok "calibration on demand: $(head -n1 $K/calibration)"
+else
+	ktap_fail "calibration on demand: $(cat /tmp/err)"
+fi
+ktap_check "calibration reports medians" grep -q '^median x2apic 1 targets' $K/calibration
+for v in "0" "2" "yes" "1 1"; do
+	reject "$v" calibration
+done
 ktap_check "stats lists the counters" grep -q '^hypercalls [0-9]' $K/stats
 accept "1" reset ""
 for v in "0" "2" " " "1 1" "yes"; do
