@@ -219,8 +219,8 @@ fn fallback(
     }
 }
 
-/// A deliberately broken build (`IPI_STEER_FAULT=drop_ipi`) that loses one
-/// unicast IPI, to show that the tests notice.
+/// A deliberately broken build (`IPI_STEER_FAULT=drop_ipi`) that loses every
+/// 100th unicast IPI, to show that the tests notice.
 #[cfg(ipi_steer_fault = "drop_ipi")]
 mod fault {
     use kernel::sync::atomic::Atomic;
@@ -228,8 +228,8 @@ mod fault {
 
     static SENT: Atomic<u64> = Atomic::new(0);
 
-    /// True for the 100th unicast IPI only.
+    /// True for every 100th unicast IPI.
     pub(super) fn drop_this_one() -> bool {
-        SENT.fetch_add(1, Relaxed) == 99
+        SENT.fetch_add(1, Relaxed) % 100 == 99
     }
 }

@@ -91,6 +91,12 @@ run_l2() {
 			case "$line" in
 			*@@COUNTERS*@@*)
 				echo "ack $(kvm_counters)" >/tmp/l2in ;;
+			*"detected stalls on CPUs"* | *"timer wakeup didn't happen"*)
+				# L2 will not recover: end it after its reports.
+				[ -e /tmp/l2stall ] || {
+					touch /tmp/l2stall
+					(sleep 30; kill $(pidof qemu-system-x86_64)) &
+				} ;;
 			esac
 		done
 	echo "@@L2 exited@@"

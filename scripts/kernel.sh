@@ -9,7 +9,15 @@
 
 . "$(dirname "$0")/common.sh"
 
-FRAGMENTS="scripts/config/base.config scripts/config/debug.config"
+# Flavours: "debug" (default) is the test kernel every guest test runs on;
+# "host" leaves out debug.config and serves as the nested KVM host (L1):
+# under TCG a lockdep L1 has been seen to lose L2's timer interrupts.
+FLAVOUR=${IPI_STEER_KERNEL_FLAVOUR:-debug}
+case "$FLAVOUR" in
+debug) FRAGMENTS="scripts/config/base.config scripts/config/debug.config" ;;
+host) FRAGMENTS="scripts/config/base.config" ;;
+*) die "unknown kernel flavour $FLAVOUR (debug or host)" ;;
+esac
 
 patch_files() {
 	[ -f "$TOP/host-patches/series" ] || return 0
@@ -100,15 +108,19 @@ case "${1:-}" in
 esac
 
 SRCDIR="linux-$KERNEL_VERSION-$(src_key)"
-KDIR="kbuild-$(kernel_key)"
+KDIR="kbuild-$FLAVOUR-$(kernel_key)"
 if [ ! -f "$CACHE/$KDIR/.complete" ]; then
 	"$TOP/scripts/toolchain.sh"
 	t0=$(date +%s)
-	in_root /src/scripts/kernel.sh --inner "/cache/$SRCDIR" "/cache/$KDIR"
+	IPI_STEER_KERNEL_FLAVOUR=$FLAVOUR IN_ROOT_ENV=IPI_STEER_KERNEL_FLAVOUR \
+		in_root /src/scripts/kernel.sh --inner "/cache/$SRCDIR" "/cache/$KDIR"
 	log "kernel built in $(($(date +%s) - t0)) s"
-	# Keep only the current source and build trees.
-	for d in "$CACHE"/linux-* "$CACHE"/kbuild-*; do
-		case "$d" in */"$SRCDIR" | */"$KDIR") ;; *) [ -d "$d" ] && rm -rf --one-file-system "$d" ;; esac
+	# Keep only the current source tree and build tree of each flavour.
+	for d in "$CACHE"/linux-* "$CACHE"/kbuild-"$FLAVOUR"-*; do
+		case "$d" in
+		*/"$SRCDIR" | */"$KDIR") ;;
+		*) [ -d "$d" ] && rm -rf --one-file-system "$d" ;;
+		esac
 	done
 fi
 echo "$CACHE/$KDIR"

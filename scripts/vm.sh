@@ -5,7 +5,9 @@
 #
 #   scripts/vm.sh --mode tcg    [options]   L1 guest under TCG
 #   scripts/vm.sh --mode nested [options]   L1 = KVM host under TCG (emulated
-#                                           SVM), L2 = KVM guest inside it
+#                                           SVM, the "host" kernel flavour
+#                                           without debug options), L2 = KVM
+#                                           guest inside it (the test kernel)
 #
 # Options:
 #   --name NAME            log name (build/logs/NAME.log)
@@ -66,6 +68,7 @@ if [ "${INNER:-0}" = 1 ]; then
 	KDIR=$IPI_STEER_KDIR      # kernel build directory
 	KO=$IPI_STEER_KO          # ipi_steer.ko
 	KSFT=$IPI_STEER_KSFT      # KVM selftests output directory (nested)
+	HDIR=$IPI_STEER_HDIR      # kernel build of the nested host (no debug options)
 	WORK=/src/build/vm/$NAME
 	rm -rf "$WORK"
 	mkdir -p "$WORK"
@@ -137,7 +140,7 @@ CONF
 		[ "$ACCEL" = kvm ] && ACCEL_ARGS=(-accel kvm -cpu host)
 		QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -machine q35
 			-smp "$L1_SMP" -m 3G -display none -serial stdio -monitor none
-			-no-reboot -nic none -kernel "$KDIR/arch/x86/boot/bzImage"
+			-no-reboot -nic none -kernel "$HDIR/arch/x86/boot/bzImage"
 			-initrd "$WORK/host.cpio"
 			-append "console=ttyS0 panic=-1 oops=panic kvm_amd.vgif=0")
 	fi
@@ -153,9 +156,10 @@ fi
 # ---------------------------------------------------------------------------
 KDIR=$("$TOP/scripts/kernel.sh")
 KO=$("$TOP/scripts/module.sh" --test)
-KSFT=
-if [ "$MODE" = nested ] && [ -n "$HOST_TESTS" ]; then
-	KSFT=$("$TOP/scripts/kselftests.sh")
+KSFT= HDIR=
+if [ "$MODE" = nested ]; then
+	HDIR=$(IPI_STEER_KERNEL_FLAVOUR=host "$TOP/scripts/kernel.sh")
+	[ -z "$HOST_TESTS" ] || KSFT=$("$TOP/scripts/kselftests.sh")
 fi
 LOGDIR=$TOP/build/logs
 mkdir -p "$LOGDIR"
@@ -164,7 +168,8 @@ LOG=$LOGDIR/$NAME.log
 log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL tests:${GUEST_TESTS:- none}${HOST_TESTS:+ host:$HOST_TESTS}"
 IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT" \
+IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
+IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for t in $GUEST_TESTS; do printf -- '--guest-test %s ' "$t"; done) \
