@@ -38,12 +38,13 @@ stage tcg-dense "$TOP/scripts/vm.sh" --mode tcg --name tcg-dense --smp 4 \
 	--env TORTURE_SECS=10 --guest-test torture \
 	--env HOTPLUG_CYCLES=3 --guest-test hotplug \
 	--env LOAD_CYCLES=20 --guest-test loadunload \
-	--env FUZZ_WRITES=600 --guest-test knobfuzz
+	--env FUZZ_WRITES=450 --guest-test knobfuzz
 stage tcg-sparse "$TOP/scripts/vm.sh" --mode tcg --name tcg-sparse \
 	--smp 6 --topology sockets=2,cores=3 --guest-test delivery
 stage nested "$TOP/scripts/vm.sh" --mode nested --name nested --smp 4 \
 	--host-test kvm_selftests --guest-test smoke --guest-test kunit --guest-test knobs \
-	--guest-test delivery --env EXITS_OPS=100 --guest-test exits \
+	--guest-test delivery --env EXITS_OPS=50 --env EXITS_KINDS=single,many \
+	--guest-test exits \
 	--env TORTURE_SECS=10 --guest-test torture --timeout 2400
 
 # The harness must catch real faults: a module that loses IPIs, and a
