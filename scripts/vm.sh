@@ -136,7 +136,7 @@ L2_SMP="$SMP_ARG"
 L2_CMDLINE="$GUEST_CMDLINE"
 CONF
 		(cd "$H" && find . | cpio -o -H newc --quiet) >"$WORK/host.cpio"
-		ACCEL_ARGS=(-accel tcg,thread=multi -cpu max,vendor=AuthenticAMD)
+		ACCEL_ARGS=(-accel "tcg,thread=${IPI_STEER_L1_TCG_THREAD:-multi}" -cpu max,vendor=AuthenticAMD)
 		[ "$ACCEL" = kvm ] && ACCEL_ARGS=(-accel kvm -cpu host)
 		QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -machine q35
 			-smp "$L1_SMP" -m 3G -display none -serial stdio -monitor none
@@ -169,7 +169,7 @@ log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL tests:${GUEST_TESTS:- none}$
 IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
 IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT" \
+IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for t in $GUEST_TESTS; do printf -- '--guest-test %s ' "$t"; done) \
