@@ -92,6 +92,14 @@ run_l2_once() {
 					touch /tmp/l2stall
 					(sleep 30; kill $(pidof qemu-system-x86_64)) &
 				} ;;
+			*"soft lockup"* | *"non-responsive CSD lock"*)
+				# Stuck: end L2 after its reports (restarted only if
+				# they show lost timer wakeups, see run_l2).
+				touch /tmp/l2trouble
+				[ -e /tmp/l2stall ] || {
+					touch /tmp/l2stall
+					(sleep 60; kill $(pidof qemu-system-x86_64)) &
+				} ;;
 			*"Kernel panic"* | *"BUG: "* | *"Oops"* | *"WARNING: "* | *"Call Trace"*)
 				touch /tmp/l2trouble ;;
 			esac
