@@ -7,7 +7,7 @@
 
 . "$(dirname "$0")/common.sh"
 
-passed=0 failed=0 failures=
+passed=0 failed=0 skipped=0 failures= skips=
 stage() {
 	local name=$1 t0 rc
 	shift
@@ -18,6 +18,10 @@ stage() {
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1))
 		log "=== $name: pass ($(($(date +%s) - t0)) s)"
+	elif [ $rc = 3 ]; then
+		skipped=$((skipped + 1))
+		skips="$skips $name"
+		log "=== $name: SKIPPED, nested L2 unusable under emulation ($(($(date +%s) - t0)) s)"
 	else
 		failed=$((failed + 1))
 		failures="$failures $name"
@@ -72,5 +76,6 @@ stage fault-guest-panic-caught expect_failure guest_panic 'Kernel panic' \
 
 echo
 [ -z "$failures" ] || echo "failed stages:$failures"
-echo "check: $passed passed, $failed failed"
+[ -z "$skips" ] || echo "skipped stages (nested L2 died under emulation in every attempt):$skips"
+echo "check: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

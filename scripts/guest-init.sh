@@ -118,7 +118,7 @@ run_l2() {
 	# Under TCG, L2 sometimes dies under the emulated SVM: QEMU exits
 	# silently (a triple fault; seen during L2's boot, before any test), or
 	# L2's idle vCPUs stop taking timer interrupts and RCU stalls ("timer
-	# wakeup didn't happen").  Such an L2 is restarted, at most three times,
+	# wakeup didn't happen").  Such an L2 is restarted, at most five times,
 	# and every restart is reported in the summary; any other kernel error
 	# (oops, BUG, WARNING, CSD-lock timeout) or test failure ends the run.
 	attempt=1
@@ -130,8 +130,12 @@ run_l2() {
 		if [ -e /tmp/l2trouble ] && [ ! -e /tmp/l2timer ]; then
 			break
 		fi
-		[ "$attempt" -lt 4 ] || break
-		echo "@@HARNESS L2 died under emulation (attempt $attempt: $([ -e /tmp/l2timer ] && echo 'RCU stall, timer wakeups lost' || echo 'silent exit')), restarting L2@@"
+		why=$([ -e /tmp/l2timer ] && echo 'RCU stall, timer wakeups lost' || echo 'silent exit')
+		if [ "$attempt" -ge 6 ]; then
+			echo "@@HARNESS L2 unusable under emulation: died in all $attempt attempts (last: $why)@@"
+			break
+		fi
+		echo "@@HARNESS L2 died under emulation (attempt $attempt: $why), restarting L2@@"
 		attempt=$((attempt + 1))
 	done
 	echo "@@L2 exited@@"
