@@ -69,7 +69,7 @@ kvm_counters() {
 
 run_l2_once() {
 	{
-		timeout -k 5 "${L2_TIMEOUT:-1500}" qemu-system-x86_64 -enable-kvm -cpu host \
+		timeout -k 5 "${L2_TIMEOUT:-420}" qemu-system-x86_64 -enable-kvm -cpu host \
 			-name l2,debug-threads=on \
 			-smp "$L2_SMP" -m 768M -vga none -display none -serial stdio -monitor none \
 			-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
@@ -84,6 +84,10 @@ run_l2_once() {
 				echo "ack $(kvm_counters)" >/tmp/l2in ;;
 			@@DONE@@)
 				touch /tmp/l2done ;;
+			"@@L2 qemu exit status 124@@")
+				# L2 made no progress within its time limit (its clock
+				# stops like the other emulation deaths).
+				touch /tmp/l2hung ;;
 			*"detected stalls on CPUs"* | *"timer wakeup didn't happen"*)
 				case "$line" in *"timer wakeup didn't happen"*) touch /tmp/l2timer ;; esac
 				touch /tmp/l2trouble
@@ -123,14 +127,16 @@ run_l2() {
 	# (oops, BUG, WARNING, CSD-lock timeout) or test failure ends the run.
 	attempt=1
 	while :; do
-		rm -f /tmp/l2done /tmp/l2stall /tmp/l2timer /tmp/l2trouble
+		rm -f /tmp/l2done /tmp/l2stall /tmp/l2timer /tmp/l2trouble /tmp/l2hung
 		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt@@"
 		run_l2_once
 		[ -e /tmp/l2done ] && break
 		if [ -e /tmp/l2trouble ] && [ ! -e /tmp/l2timer ]; then
 			break
 		fi
-		why=$([ -e /tmp/l2timer ] && echo 'RCU stall, timer wakeups lost' || echo 'silent exit')
+		why='silent exit'
+		[ -e /tmp/l2hung ] && why='hung until its time limit'
+		[ -e /tmp/l2timer ] && why='RCU stall, timer wakeups lost'
 		if [ "$attempt" -ge 6 ]; then
 			echo "@@HARNESS L2 unusable under emulation: died in all $attempt attempts (last: $why)@@"
 			break
