@@ -394,6 +394,9 @@ static struct ipi_steer_attribute ipi_steer_attrs[] = {
 	IPI_STEER_ATTR(stats, 0444, 3),
 	IPI_STEER_ATTR(reset, 0200, 4),
 	IPI_STEER_ATTR(calibration, 0644, 5),
+#ifdef IPI_STEER_FAULT_INJECTION
+	IPI_STEER_ATTR(fault_hypercall, 0600, 6),
+#endif
 };
 
 static struct attribute *ipi_steer_attr_ptrs[ARRAY_SIZE(ipi_steer_attrs) + 1];

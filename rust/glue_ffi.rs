@@ -38,6 +38,9 @@ pub(crate) mod attr {
     pub(crate) const RESET: u32 = 4;
     /// `calibration`.
     pub(crate) const CALIBRATION: u32 = 5;
+    /// `fault_hypercall` (fault-injection builds only).
+    #[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
+    pub(crate) const FAULT_HYPERCALL: u32 = 6;
 }
 
 /// A reschedule or call-function-single path of `struct smp_ops`.

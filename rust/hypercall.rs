@@ -15,10 +15,10 @@ pub(crate) enum Outcome {
     /// The host refused the call (`-KVM_ENOSYS`, `-KVM_EINVAL`, ...): KVM
     /// checks its arguments before it delivers anything, so no target got it.
     Failed,
-    /// The host delivered to fewer vCPUs than the bitmap names: the others
-    /// have no vCPU at that APIC id (or a disabled APIC), which an ICR write
-    /// could not reach either; resending the window would duplicate the IPI
-    /// for the ones that got it.
+    /// The host delivered to fewer vCPUs than the bitmap names, without
+    /// saying which it missed.  KVM skips APIC ids it has no vCPU for, or
+    /// whose APIC is disabled, which cannot happen for the online CPUs the
+    /// module targets while the host's APIC map is consistent.
     Partial {
         /// Number of vCPUs the host delivered to.
         delivered: u32,
@@ -31,9 +31,15 @@ pub(crate) enum Outcome {
 /// `KVM_FEATURE_PV_SEND_IPI`; the guard proves interrupts are off.
 #[inline]
 pub(crate) fn send(_irqs_off: &IrqGuard, hc: &KvmHcSendIpi) -> Outcome {
+    let asked = hc.count();
+    #[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
+    let hc = &{
+        let mut hc = *hc;
+        crate::fault::apply(&mut hc);
+        hc
+    };
     // SAFETY: PV_SEND_IPI was checked when the plan was made; interrupts are off.
     let ret = unsafe { glue::kvm_send_ipi(hc.bitmap_low, hc.bitmap_high, hc.min.0, hc.icr) };
-    let asked = hc.count();
     match u32::try_from(ret) {
         Ok(n) if n >= asked => Outcome::Delivered,
         Ok(delivered) => Outcome::Partial { delivered },

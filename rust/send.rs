@@ -173,6 +173,12 @@ fn dispatch(
                         Outcome::Partial { delivered } => {
                             stats.add(Stat::HypercallTargets, u64::from(delivered));
                             stats.add(Stat::HypercallPartial, 1);
+                            // The host does not say which targets it missed:
+                            // send the whole window again.  A lost IPI hangs
+                            // its target's caller; a second one runs an
+                            // idempotent handler (scheduler_ipi() or a flush
+                            // of an empty call-function queue) once more.
+                            fallback(irqs, st, snap, stats, targets, vector);
                         }
                         Outcome::Failed => {
                             stats.add(Stat::HypercallErrors, 1);

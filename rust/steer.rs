@@ -34,6 +34,8 @@ pub mod stock;
 pub mod tdx;
 
 mod calibration;
+#[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
+mod fault;
 #[path = "glue_ffi.rs"]
 mod glue;
 mod hypercall;

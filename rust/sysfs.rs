@@ -112,6 +112,8 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
             Ok(())
         }
         glue::attr::CALIBRATION => show_calibration(&snap.calibration, w),
+        #[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
+        glue::attr::FAULT_HYPERCALL => crate::fault::show(w),
         glue::attr::STATS => {
             for i in 0..NR_STATS {
                 let name = STAT_NAMES.get(i).copied().unwrap_or("?");
@@ -236,6 +238,8 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
                 Ok(())
             }
         }
+        #[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
+        glue::attr::FAULT_HYPERCALL => crate::fault::store(input),
         _ => Err(EINVAL),
     }
 }

@@ -48,7 +48,8 @@ stage tcg-sparse "$TOP/scripts/vm.sh" --mode tcg --name tcg-sparse \
 stage nested "$TOP/scripts/vm.sh" --mode nested --name nested --smp 4 \
 	--host-test kvm_selftests --guest-test smoke --guest-test kunit --guest-test knobs \
 	--guest-test delivery --env EXITS_OPS=50 --env EXITS_KINDS=single,many \
-	--guest-test exits --timeout 3000
+	--guest-test exits --env TORTURE_SECS=10 --guest-test faults \
+	--guest-test torture --timeout 3600
 
 # The harness must catch real faults: a module that loses IPIs, and a
 # guest that panics, must each fail their run with a readable message.

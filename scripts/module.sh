@@ -31,8 +31,10 @@ build() {
 fault=
 [ "${IPI_STEER_FAULT:-}" = drop_ipi ] && fault=IPI_STEER_FAULT=drop_ipi
 build "" build/module CONFIG_IPI_STEER=m $fault
-# The copy the test guests load: the same module plus its KUnit suite.
-build "" build/module-kunit CONFIG_IPI_STEER=m CONFIG_IPI_STEER_KUNIT_TEST=y $fault
+# The copy the test guests load: the same module plus its KUnit suite and
+# the fault_hypercall knob (off unless a test arms it).
+build "" build/module-kunit CONFIG_IPI_STEER=m CONFIG_IPI_STEER_KUNIT_TEST=y \
+	CONFIG_IPI_STEER_FAULT_INJECTION=y $fault
 build selftests/ipi_traffic build/ipi_traffic
 if [ "${1:-}" = --test ]; then
 	echo "$TOP/build/module-kunit/ipi_steer.ko"

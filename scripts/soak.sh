@@ -4,7 +4,8 @@
 # make soak [DURATION=minutes]: the long versions of the reliability tests,
 # in a TCG guest (x2APIC path) and in nested L2 (x2APIC and hypercall
 # paths): scftorture per mode, CPU hotplug under scftorture, load/unload
-# under traffic and knob fuzzing.  DURATION (default 10) sets the
+# under traffic and knob fuzzing; in nested L2 also injected hypercall
+# failures under scftorture.  DURATION (default 10) sets the
 # scftorture minutes per mode and scales the other counts.
 
 . "$(dirname "$0")/common.sh"
@@ -25,7 +26,7 @@ envs=(--env "TORTURE_SECS=$SECS" --env "HOTPLUG_CYCLES=$((MIN * 20))"
 	--env "FUZZ_WRITES=$((MIN * 2000 > 10000 ? MIN * 2000 : 10000))")
 tests=(--guest-test torture --guest-test hotplug --guest-test loadunload --guest-test knobfuzz)
 run --mode tcg --name soak-tcg --smp 4 "${envs[@]}" "${tests[@]}" --timeout "$LIMIT"
-run --mode nested --name soak-nested --smp 4 --l1-smp 2 "${envs[@]}" "${tests[@]}" \
-	--timeout $((LIMIT * 3))
+run --mode nested --name soak-nested --smp 4 "${envs[@]}" "${tests[@]}" \
+	--guest-test faults --timeout $((LIMIT * 3))
 echo "soak: $passed passed, $failed failed"
 [ "$failed" = 0 ]

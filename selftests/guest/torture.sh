@@ -13,7 +13,7 @@ K=/sys/kernel/ipi_steer
 ktap_header
 
 ktap_check "kernel: scftorture starts" scf_start
-sleep "$SECS"
+ktap_sleep "$SECS"
 ktap_check "kernel: scftorture ${SECS}s: SUCCESS" scf_stop
 
 ktap_check "insmod ipi_steer" insmod /lib/modules/ipi_steer.ko
@@ -21,7 +21,7 @@ for m in $(tr -d '[]' <$K/mode); do
 	echo "$m" >$K/mode
 	echo 1 >$K/reset
 	ktap_check "$m: scftorture starts" scf_start
-	sleep "$SECS"
+	ktap_sleep "$SECS"
 	ktap_check "$m: scftorture ${SECS}s: SUCCESS" scf_stop
 	echo "# $m: $(grep -E '^(x2apic_icr_writes|hypercalls|fallback_icr|fallback_kernel|kernel_shorthand) ' $K/stats | tr '\n' ' ')"
 done

@@ -23,6 +23,17 @@ ktap_check() {
 	shift
 	if "$@"; then ktap_ok "$d"; else ktap_fail "$d"; fi
 }
+# ktap_sleep SECS: sleep, saying every 30 s that the test is still running
+# (the nested harness ends an L2 that stays silent, see guest-init.sh).
+ktap_sleep() {
+	left=$1
+	while [ "$left" -gt 30 ]; do
+		sleep 30
+		left=$((left - 30))
+		echo "# running, ${left}s left"
+	done
+	sleep "$left"
+}
 ktap_finish() {
 	[ "$KTAP_PLANNED" = 1 ] || echo "1..$KTAP_N"
 	echo "# totals: pass:$KTAP_PASS fail:$KTAP_FAIL skip:$KTAP_SKIP"
