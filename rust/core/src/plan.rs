@@ -10,23 +10,43 @@
 //!
 //! # Algorithm
 //!
-//! Sort the ids (the caller's scratch, in place) and drop duplicates. If `u <= h`
-//! a window never pays off and every target goes unicast; otherwise an optimal
-//! plan uses windows that start at a target and cover contiguous runs of the sorted
-//! ids, so with `d = u - h`:
+//! The ids must be strictly increasing; every pass checks that as it goes and
+//! [`Policy::plan`] sorts (and deduplicates) only when a pass fails. Which pass
+//! runs is decided once, in [`Policy::new`], from `d = u - h` (what a target
+//! saves inside a window):
 //!
-//! ```text
-//! g[0] = 0
-//! g[i + 1] = min(g[i] + d, g[j] + F)    j = first index with ids[i] - ids[j] <= 127
-//! cost = g[n] + n * h
-//! ```
+//! - `d <= 0`, no windows allowed, or `F >= 128 * d` (not even a full window
+//!   pays): every target unicast, one operation.
+//! - `F <= d` (a window never costs more than one unicast write), or no unicast
+//!   transport: the fewest windows, cut greedily; a window left with one target
+//!   becomes a unicast write when that is no dearer.
+//! - otherwise the mixed search below.
 //!
-//! `j` only moves forward (two pointers), so the pass is O(n). The window start
-//! `j` always lies within the last 128 prefixes (ids are distinct), so the `g`
-//! values live in a 256-entry ring; only one choice bit per target is kept, and
-//! the plan is rebuilt backwards from those bits. Fast paths: if all targets
-//! fit in one window (always true for one target), the plan is a single
-//! operation chosen in O(1); with one usable transport there is no search at all.
+//! Before either search, targets that all fit one window (always true for one
+//! target) get one operation, all-window or all-unicast, in O(1) plus the order
+//! check.
+//!
+//! The mixed search sweeps the targets once, left to right, keeping only the
+//! partial plans that can still win (costs relative to `n * h`):
+//!
+//! - `N`: no window is open, so the next target must pay `d` or open a window (`F`);
+//! - open windows `(s, c)`: started at target `s` at cost `c`; every target up
+//!   to `ids[s] + 127` joins them for free.
+//!
+//! A window is never closed early (its next targets cost nothing), and `N` is
+//! dropped as soon as an open window costs no more: ending that window where
+//! `N` stands gives the same cover at no higher cost. So `N` lives only while
+//! it is cheaper than every open window; each window it opens costs `N + F`,
+//! and `N` never gets cheaper, so the open windows form a queue sorted by start
+//! and by cost alike: the front is the cheapest and ends first, and when it
+//! ends it is the only candidate for the new `N`. A target costs work only when
+//! the front ends before it or `N` is alive; everywhere else the scan checks the
+//! order of eight ids at a time and compares the last with the front's end.
+//! Each target enters and leaves the queue at most once, so the sweep is O(n).
+//!
+//! The plan is rebuilt backwards from two bits per target: whether `N` at that
+//! target came from an expiring window (else from a unicast target), and
+//! whether the window starting there was the one chosen when it expired.
 //!
 //! # Buffers
 //!
@@ -35,8 +55,8 @@
 //!   place, and every [`Op`] refers to a range of that sorted prefix;
 //! - `out`: room for the operations; a plan never has more operations than
 //!   distinct targets, so `out.len() >= ids.len()` is always enough;
-//! - `scratch`: [`scratch_words`]`(ids.len())` words (256 + one bit per target);
-//!   only the mixed search touches it.
+//! - `scratch`: [`scratch_words`]`(ids.len())` words (a 256-word queue and two
+//!   bits per target); only the mixed search uses it.
 
 #![forbid(unsafe_code)]
 
@@ -56,22 +76,22 @@ use super::sort;
 /// Largest `ids[last] - ids[first]` of one window (127).
 pub const WINDOW_SPAN: u32 = KVM_IPI_CLUSTER_SIZE - 1;
 
-/// Number of scratch words holding the ring of partial costs.
-pub const RING: usize = 256;
+/// Number of scratch words holding the queue of open windows (128 entries of two words).
+pub const RING: usize = 2 * QUEUE;
+
+/// Most open windows the mixed search can hold: their starts are distinct ids within 127.
+const QUEUE: usize = KVM_IPI_CLUSTER_SIZE as usize;
 
 /// Most targets one plan may have (2^31), which keeps every partial cost below 2^63.
 pub const MAX_TARGETS: usize = 1 << 31;
 
-/// Per-target and per-window costs are capped here inside the search.
-const COST_MAX: u64 = u32::MAX as u64;
-
 /// Returns the scratch length [`Policy::plan`] needs for `targets` ids.
 ///
 /// ```
-/// assert_eq!(ipi_core::plan::scratch_words(8192), 256 + 128);
+/// assert_eq!(ipi_core::plan::scratch_words(8192), 256 + 2 * 128);
 /// ```
 pub const fn scratch_words(targets: usize) -> usize {
-    RING.saturating_add(targets.div_ceil(64))
+    RING.saturating_add(targets.div_ceil(64).saturating_mul(2))
 }
 
 /// One operation of a plan; `start` and `count` index the sorted target ids.
@@ -187,8 +207,24 @@ pub struct Policy {
     f: u64,
     /// Cost of one target inside a window.
     h: u64,
+    /// How targets that do not fit one window are covered.
+    strategy: Strategy,
+    /// Fewest targets for which one window is strictly cheaper than sending
+    /// each alone (`usize::MAX`: never; 0 without a unicast transport).
+    window_from: usize,
     /// The plan for a single target.
     one: (Op, Plan),
+}
+
+/// How [`Policy::plan_sorted`] covers targets that do not fit one window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Strategy {
+    /// Every target by this transport: windows are not allowed or never pay.
+    Unicast(Transport),
+    /// The fewest windows; a lone target goes by this transport, if any, when no dearer.
+    Windows(Option<Transport>),
+    /// The search over mixes of this transport and windows.
+    Mixed(Transport),
 }
 
 impl Policy {
@@ -236,12 +272,41 @@ impl Policy {
             windows,
             f: u64::from(hc.per_op),
             h: u64::from(hc.per_target),
+            strategy: Strategy::Windows(None),
+            window_from: 0,
             one: (Op::EMPTY, Plan::default()),
         };
-        let window = match unicast {
-            None => true,
-            Some(_) => windows && policy.f.saturating_add(policy.h) < u,
+        // F + h * n < u * n  <=>  n > F / (u - h).
+        policy.window_from = match unicast {
+            None => 0,
+            Some(_) if !windows || u <= policy.h => usize::MAX,
+            Some(_) => {
+                // u > h here, so the division is defined.
+                let fewest = policy
+                    .f
+                    .checked_div(u.wrapping_sub(policy.h))
+                    .unwrap_or(u64::MAX);
+                let fewest = fewest.saturating_add(1);
+                usize::try_from(fewest).unwrap_or(usize::MAX)
+            }
         };
+        policy.strategy = match unicast {
+            None => Strategy::Windows(None),
+            Some(t) if !windows || u <= policy.h => Strategy::Unicast(t),
+            Some(t) => {
+                let d = u.wrapping_sub(policy.h);
+                if policy.f <= d {
+                    let lone = u <= policy.f.saturating_add(policy.h);
+                    Strategy::Windows(lone.then_some(t))
+                } else if policy.f >= d.saturating_mul(u64::from(KVM_IPI_CLUSTER_SIZE)) {
+                    // A window of at most 128 targets saves at most 128 * d.
+                    Strategy::Unicast(t)
+                } else {
+                    Strategy::Mixed(t)
+                }
+            }
+        };
+        let window = policy.window_from <= 1;
         let op = match unicast {
             Some(transport) if !window => Op::Unicast {
                 transport,
@@ -250,7 +315,7 @@ impl Policy {
             },
             _ => Op::Window { start: 0, count: 1 },
         };
-        policy.one = (op, policy.summary(1, 1, u64::from(window)));
+        policy.one = (op, policy.summary(1, 1, window));
         Ok(policy)
     }
 
@@ -303,79 +368,85 @@ impl Policy {
             return self.plan_one(out);
         }
         match self.plan_sorted(ids, out, scratch) {
-            Err(PlanError::NotSorted) => {
-                sort::sort(ids);
-                let n = sort::dedup_sorted(ids);
-                self.plan_sorted(ids.get(..n).unwrap_or(&[]), out, scratch)
-            }
+            Err(PlanError::NotSorted) => self.plan_unsorted(ids, out, scratch),
             r => r,
         }
     }
 
+    /// Sorts and deduplicates `ids` in place, then plans them.
+    #[inline(never)]
+    fn plan_unsorted(
+        &self,
+        ids: &mut [ApicId],
+        out: &mut [Op],
+        scratch: &mut [u64],
+    ) -> Result<Plan, PlanError> {
+        sort::sort(ids);
+        let n = sort::dedup_sorted(ids);
+        self.plan_sorted(ids.get(..n).unwrap_or(&[]), out, scratch)
+    }
+
     /// Plans an IPI to `ids`, which must be strictly increasing ([`PlanError::NotSorted`] otherwise).
+    ///
+    /// The O(1) cases (plus the order check) are inlined into the caller; the
+    /// searches are not.
+    #[inline]
     pub fn plan_sorted(
         &self,
         ids: &[ApicId],
         out: &mut [Op],
         scratch: &mut [u64],
     ) -> Result<Plan, PlanError> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+            return Ok(Plan::default());
+        };
+        // Unsorted ids may pass this test; the order check catches them.
+        let one_window = last.0.wrapping_sub(first.0) <= WINDOW_SPAN;
+        if one_window || matches!(self.strategy, Strategy::Unicast(_)) {
+            // Everything in one window is all or nothing.
+            self.plan_single(ids, out, one_window && ids.len() >= self.window_from)
+        } else {
+            self.plan_search(ids, out, scratch)
+        }
+    }
+
+    /// Plans strictly increasing `ids` as one operation: one window, or every target unicast.
+    #[inline]
+    fn plan_single(&self, ids: &[ApicId], out: &mut [Op], window: bool) -> Result<Plan, PlanError> {
         let n = ids.len();
         if n > MAX_TARGETS {
             return Err(PlanError::TooManyTargets);
         }
+        check_sorted(ids)?;
         // Fits: n <= MAX_TARGETS < u32::MAX.
         let count = u32::try_from(n).unwrap_or(u32::MAX);
-        let Some(unicast) = self.unicast else {
-            return self.plan_windows(ids, out);
-        };
-        if n == 1 {
-            return self.plan_one(out);
-        }
-        let slot = out.first_mut().ok_or(PlanError::OutTooSmall);
-        if !self.windows || self.u <= self.h {
-            // A window never beats sending its members one by one.
-            if !sort::is_strictly_increasing(ids) {
-                return Err(PlanError::NotSorted);
-            }
-            if n == 0 {
-                return Ok(Plan::default());
-            }
-            *slot? = Op::Unicast {
-                transport: unicast,
+        *out.first_mut().ok_or(PlanError::OutTooSmall)? = match self.unicast {
+            Some(transport) if !window => Op::Unicast {
+                transport,
                 start: 0,
                 count,
-            };
-            return Ok(self.summary(n, 1, 0));
+            },
+            _ => Op::Window { start: 0, count },
+        };
+        Ok(self.summary(n, 1, window))
+    }
+
+    /// Runs the search of this policy over strictly increasing ids that do not fit one window.
+    #[inline(never)]
+    fn plan_search(
+        &self,
+        ids: &[ApicId],
+        out: &mut [Op],
+        scratch: &mut [u64],
+    ) -> Result<Plan, PlanError> {
+        if ids.len() > MAX_TARGETS {
+            return Err(PlanError::TooManyTargets);
         }
-        if self.f <= self.u.wrapping_sub(self.h) {
-            // A window costs no more than sending any one of its members alone
-            // (F <= u - h), so covering everything with the fewest windows is optimal.
-            return self.plan_windows(ids, out);
+        match self.strategy {
+            Strategy::Mixed(unicast) => self.plan_mixed(ids, unicast, out, scratch),
+            Strategy::Windows(lone) => self.plan_windows(ids, lone, out),
+            Strategy::Unicast(_) => self.plan_single(ids, out, false),
         }
-        if n <= KVM_IPI_CLUSTER_SIZE as usize {
-            // Fast path: everything fits one window, then it is all or nothing.
-            if !sort::is_strictly_increasing(ids) {
-                return Err(PlanError::NotSorted);
-            }
-            if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
-                if last.0.wrapping_sub(first.0) <= WINDOW_SPAN {
-                    let n64 = u64::from(count);
-                    let window = self.f.saturating_add(self.h.saturating_mul(n64))
-                        < self.u.saturating_mul(n64);
-                    *slot? = if window {
-                        Op::Window { start: 0, count }
-                    } else {
-                        Op::Unicast {
-                            transport: unicast,
-                            start: 0,
-                            count,
-                        }
-                    };
-                    return Ok(self.summary(n, 1, u64::from(window)));
-                }
-            }
-        }
-        self.plan_mixed(ids, unicast, out, scratch)
     }
 
     /// Plans for exactly one target: O(1), the choice was made in [`Policy::new`].
@@ -387,79 +458,75 @@ impl Policy {
 
     /// Returns the summary of a one-operation plan: one window holding every
     /// target, or every target unicast.
-    fn summary(&self, targets: usize, ops: usize, windows: u64) -> Plan {
+    fn summary(&self, targets: usize, ops: usize, window: bool) -> Plan {
         let n = u64::try_from(targets).unwrap_or(u64::MAX);
-        let (unicast, in_windows) = if windows == 0 { (n, 0) } else { (0, n) };
-        Plan {
-            targets,
-            ops,
-            cost: self
-                .u
-                .saturating_mul(unicast)
-                .saturating_add(self.f.saturating_mul(windows))
-                .saturating_add(self.h.saturating_mul(in_windows)),
-            exits: self.u_exits.saturating_mul(unicast).saturating_add(windows),
-            hypercalls: windows,
+        if window {
+            Plan {
+                targets,
+                ops,
+                cost: self.f.saturating_add(self.h.saturating_mul(n)),
+                exits: 1,
+                hypercalls: 1,
+            }
+        } else {
+            Plan {
+                targets,
+                ops,
+                cost: self.u.saturating_mul(n),
+                exits: self.u_exits.saturating_mul(n),
+                hypercalls: 0,
+            }
         }
     }
 
     /// Covers strictly increasing ids with the fewest windows (greedy, optimal on a line).
     ///
-    /// A window left with a single target becomes a unicast write when that is no
-    /// dearer. Unsorted or repeated ids end the pass with [`PlanError::NotSorted`].
-    fn plan_windows(&self, ids: &[ApicId], out: &mut [Op]) -> Result<Plan, PlanError> {
-        let lone_unicast = match self.unicast {
-            Some(t) if self.u <= self.f.saturating_add(self.h) => Some(t),
-            _ => None,
-        };
+    /// A window left with a single target becomes a `lone` unicast write, if
+    /// given. Unsorted or repeated ids end the pass with [`PlanError::NotSorted`].
+    fn plan_windows(
+        &self,
+        ids: &[ApicId],
+        lone: Option<Transport>,
+        out: &mut [Op],
+    ) -> Result<Plan, PlanError> {
+        let n = ids.len();
         let mut slots = out.iter_mut();
-        let mut ops: usize = 0;
         let mut windows: u64 = 0;
         let mut singles: u64 = 0;
-        let mut push = |start: u32, end: u32| -> Result<(), PlanError> {
-            let count = end.wrapping_sub(start);
-            let op = match lone_unicast {
-                Some(transport) if count == 1 => {
-                    singles = singles.wrapping_add(1);
-                    Op::Unicast {
-                        transport,
-                        start,
-                        count,
+        let mut rest = ids;
+        let mut next_min: u64 = 0;
+        let mut start: usize = 0;
+        let mut limit: u64 = 0;
+        let mut first = true;
+        loop {
+            let next = skip_below(&mut rest, &mut next_min, limit)?;
+            // Index of `next`, or n at the end.
+            let end = n
+                .wrapping_sub(rest.len())
+                .wrapping_sub(usize::from(next.is_some()));
+            if !first {
+                let op = match lone {
+                    Some(transport) if end.wrapping_sub(start) == 1 => {
+                        singles = singles.wrapping_add(1);
+                        op_for(false, transport, start, end)
                     }
-                }
-                _ => {
-                    windows = windows.wrapping_add(1);
-                    Op::Window { start, count }
-                }
-            };
-            *slots.next().ok_or(PlanError::OutTooSmall)? = op;
-            ops = ops.wrapping_add(1);
-            Ok(())
-        };
-        let mut start: u32 = 0;
-        let mut end: u32 = 0;
-        let mut lo = ids.first().map_or(0, |id| id.0);
-        let mut prev: Option<u32> = None;
-        for id in ids {
-            if prev.is_some_and(|p| id.0 <= p) {
-                return Err(PlanError::NotSorted);
+                    _ => {
+                        windows = windows.wrapping_add(1);
+                        op_for(true, Transport::KvmHcSendIpi, start, end)
+                    }
+                };
+                *slots.next().ok_or(PlanError::OutTooSmall)? = op;
             }
-            prev = Some(id.0);
-            if id.0.wrapping_sub(lo) > WINDOW_SPAN {
-                push(start, end)?;
-                start = end;
-                lo = id.0;
-            }
-            end = end.wrapping_add(1);
+            let Some(id) = next else { break };
+            first = false;
+            start = end;
+            limit = id.wrapping_add(u64::from(KVM_IPI_CLUSTER_SIZE));
         }
-        if end > start {
-            push(start, end)?;
-        }
-        let n = u64::from(end);
-        let in_windows = n.saturating_sub(singles);
+        let n64 = u64::try_from(n).unwrap_or(u64::MAX);
+        let in_windows = n64.saturating_sub(singles);
         Ok(Plan {
-            targets: ids.len(),
-            ops,
+            targets: n,
+            ops: usize::try_from(windows.wrapping_add(singles)).unwrap_or(usize::MAX),
             cost: self
                 .f
                 .saturating_mul(windows)
@@ -470,7 +537,7 @@ impl Policy {
         })
     }
 
-    /// Finds the cheapest mix of `unicast` targets and windows (the O(n) program above).
+    /// Finds the cheapest mix of `unicast` targets and windows (the sweep above).
     fn plan_mixed(
         &self,
         ids: &[ApicId],
@@ -479,99 +546,148 @@ impl Policy {
         scratch: &mut [u64],
     ) -> Result<Plan, PlanError> {
         let n = ids.len();
-        let (ring, bits) = scratch
-            .split_first_chunk_mut::<RING>()
-            .ok_or(PlanError::ScratchTooSmall)?;
-        if bits.len() < n.div_ceil(64) {
-            return Err(PlanError::ScratchTooSmall);
-        }
-        // Only called with u > h, so d > 0. Both d and f are below 2^32 and
-        // n <= MAX_TARGETS = 2^31, so g[i] <= i * max(d, f) < 2^63 and g + f
-        // cannot overflow: plain wrapping adds are exact here.
-        let d = self.u.wrapping_sub(self.h).min(COST_MAX);
-        let f = self.f.min(COST_MAX);
+        let words = n.div_ceil(64);
+        let too_small = PlanError::ScratchTooSmall;
+        let (queue, bits) = scratch.split_first_chunk_mut::<RING>().ok_or(too_small)?;
+        let bits = bits.get_mut(..words.saturating_mul(2)).ok_or(too_small)?;
+        bits.fill(0);
+        let (expired, chosen) = bits.split_at_mut_checked(words).ok_or(too_small)?;
+        // Only called with h < u and d = u - h < F <= u32::MAX, and
+        // n <= MAX_TARGETS = 2^31, so every cost stays below 2^63 and the
+        // plain wrapping adds are exact.
+        let d = self.u.wrapping_sub(self.h);
+        let f = self.f;
 
-        // Forward pass. `g` is g[i]; ring[k % RING] holds g[k] for the last RING prefixes.
-        // INVARIANT: ids are distinct and increasing (checked on the fly), so
-        // i - j <= 127 < RING - 1 and g[j] is still in the ring when it is read.
-        // Choice bits are gathered 64 targets at a time, first target in bit 0.
-        let mut g: u64 = 0;
-        ring[0] = 0;
-        let mut j: usize = 0;
-        let mut lo = ids.first().map_or(0, |id| id.0);
-        // The smallest id the next target may have (u64: u32::MAX + 1 must not wrap).
-        let mut next_min = u64::from(lo);
-        let mut i: usize = 0;
-        // Index arithmetic rather than `chunks()`: its division by the chunk
-        // size carries a panic path the kernel's objtool cannot follow.
-        let mut base: usize = 0;
-        for slot in bits.iter_mut() {
-            let chunk = ids.get(base..base.saturating_add(64).min(n)).unwrap_or(&[]);
-            if chunk.is_empty() {
-                break;
-            }
-            base = base.saturating_add(chunk.len());
-            let mut word: u64 = 0;
-            for id in chunk {
-                let id = id.0;
-                if u64::from(id) < next_min {
-                    return Err(PlanError::NotSorted);
-                }
-                next_min = u64::from(id).wrapping_add(1);
-                while id.wrapping_sub(lo) > WINDOW_SPAN {
-                    j = j.wrapping_add(1);
-                    lo = ids.get(j).map_or(id, |x| x.0);
-                }
-                let via_unicast = g.wrapping_add(d);
-                let via_window = ring.get(j % RING).map_or(u64::MAX, |gj| gj.wrapping_add(f));
-                let window = via_window < via_unicast;
-                g = if window { via_window } else { via_unicast };
-                i = i.wrapping_add(1);
-                if let Some(r) = ring.get_mut(i % RING) {
-                    *r = g;
-                }
-                word = (word >> 1) | (u64::from(window) << 63);
-            }
-            // Fewer than 64 targets in the last chunk: move bit 0 back to the bottom.
-            let len = u32::try_from(chunk.len()).unwrap_or(64);
-            *slot = word.checked_shr(64u32.saturating_sub(len)).unwrap_or(0);
+        // The queue of open windows: entry k (head <= k < tail, taken modulo
+        // QUEUE) costs `queue[2k]` and started at the target whose index and
+        // id are the low and high halves of `queue[2k + 1]`.
+        // INVARIANT: at most QUEUE entries, since their starts are distinct ids
+        // within 127 of each other (expired ones leave before a new one enters).
+        // The first target opens a window (F) or goes alone (d < F): both live.
+        let Some((first, mut rest)) = ids.split_first() else {
+            return Ok(Plan::default());
+        };
+        let first = u64::from(first.0);
+        let mut head: usize = 0;
+        let mut tail: usize = 1;
+        if let Some([cost, start]) = queue.first_chunk_mut::<2>() {
+            (*cost, *start) = (f, first << 32);
         }
-
-        // Backward pass: rebuild the operations from the choice bits.
-        let bits = &*bits;
-        let mut k: usize = 0;
-        let mut end = n;
-        let mut windows: u64 = 0;
-        let mut unicast_targets: u64 = 0;
-        while let Some(last) = end.checked_sub(1) {
-            let is_window = bit(bits, last);
-            let start = if is_window {
-                let top = ids.get(last).map_or(0, |id| id.0);
-                let base = last.saturating_sub(WINDOW_SPAN as usize);
-                let below = ids.get(base..last).map_or(0, |s| {
-                    s.partition_point(|x| top.wrapping_sub(x.0) > WINDOW_SPAN)
-                });
-                windows = windows.wrapping_add(1);
-                base.wrapping_add(below)
+        // The front entry's cost and the first id it does not cover.
+        let (mut front_cost, mut front_end) = (f, first.wrapping_add(SPAN_END));
+        // The cost of `N`, or MAX when an open window costs no more.
+        let mut none: u64 = d;
+        // Targets below `limit` need no work: 0 while `N` is alive, else `front_end`.
+        let mut limit: u64 = 0;
+        let mut next_min: u64 = first.wrapping_add(1);
+        while let Some(id) = skip_below(&mut rest, &mut next_min, limit)? {
+            // The index of `id`.
+            let x = n.wrapping_sub(rest.len()).wrapping_sub(1);
+            if id >= front_end {
+                // The front window ends before `id`: as the cheapest open
+                // window it may become `N` at `x`; the others ending there
+                // cost more, and simply leave.
+                if front_cost < none {
+                    none = front_cost;
+                    // x >= 1: the window started at an earlier target.
+                    set_bit(expired, x.wrapping_sub(1));
+                    set_bit(chosen, entry(queue, head).1);
+                }
+                loop {
+                    head = head.wrapping_add(1);
+                    (front_cost, front_end) = front(queue, head, tail);
+                    if id < front_end {
+                        break;
+                    }
+                }
+            }
+            if none < front_cost {
+                // `N` opens a window here, or sends `id` alone. Every open
+                // window costs more than `N` now and `N` never gets cheaper,
+                // so the queue stays sorted by cost without removing anything.
+                let c = none.wrapping_add(f);
+                let k = tail % QUEUE;
+                if let Some([cost, start]) =
+                    queue.get_mut(k.wrapping_mul(2)..k.wrapping_mul(2).wrapping_add(2))
+                {
+                    *cost = c;
+                    // x < 2^31: the index and the id share one word.
+                    *start = (id << 32) | u64::try_from(x).unwrap_or(0);
+                }
+                tail = tail.wrapping_add(1);
+                if tail.wrapping_sub(head) == 1 {
+                    (front_cost, front_end) = (c, id.wrapping_add(SPAN_END));
+                }
+                none = none.wrapping_add(d);
+            }
+            if none < front_cost {
+                limit = 0;
             } else {
-                let start = prev_set_bit(bits, last).map_or(0, |e| e.wrapping_add(1));
-                unicast_targets = unicast_targets
-                    .wrapping_add(u64::try_from(end.wrapping_sub(start)).unwrap_or(0));
+                none = u64::MAX;
+                limit = front_end;
+            }
+        }
+
+        // Rebuild backwards: the final state is `N` or the cheapest open window.
+        let best = front_cost.min(none);
+        let (expired, chosen) = (&*expired, &*chosen);
+        let mut slots = out.iter_mut();
+        let mut k: usize = 0;
+        let mut emit = |op: Op| -> Result<(), PlanError> {
+            *slots.next().ok_or(PlanError::OutTooSmall)? = op;
+            k = k.wrapping_add(1);
+            Ok(())
+        };
+        let mut windows: u64 = 0;
+        let mut singles: u64 = 0;
+        let mut end = n;
+        if front_cost <= none {
+            let s = entry(queue, head).1.min(end.saturating_sub(1));
+            emit(op_for(true, unicast, s, end))?;
+            windows = windows.wrapping_add(1);
+            end = s;
+        }
+        while let Some(last) = end.checked_sub(1) {
+            let start = if bit(expired, last) {
+                // `N` at `end` came from the window that `ids[end]` closed: the
+                // highest chosen start that does not reach `ids[end]`.
+                let stop = ids.get(end).map_or(0, |id| id.0);
+                let mut below = end;
+                let start = loop {
+                    match prev_set_bit(chosen, below) {
+                        Some(s)
+                            if ids
+                                .get(s)
+                                .is_some_and(|id| stop.wrapping_sub(id.0) > WINDOW_SPAN) =>
+                        {
+                            break s
+                        }
+                        Some(s) => below = s,
+                        // Cannot happen; a one-target window keeps the cover valid.
+                        None => break last,
+                    }
+                };
+                windows = windows.wrapping_add(1);
+                emit(op_for(true, unicast, start, end))?;
+                start
+            } else {
+                let start = prev_set_bit(expired, last).map_or(0, |e| e.wrapping_add(1));
+                singles = singles.wrapping_add(u64::try_from(end.wrapping_sub(start)).unwrap_or(0));
+                emit(op_for(false, unicast, start, end))?;
                 start
             };
-            *out.get_mut(k).ok_or(PlanError::OutTooSmall)? = op_for(is_window, unicast, start, end);
-            k = k.wrapping_add(1);
             end = start;
         }
         if let Some(done) = out.get_mut(..k) {
             done.reverse();
         }
-        let n64 = u64::try_from(n).unwrap_or(u64::MAX);
+        // Exact: best < 2^63 (above), h < 2^32 and n <= 2^31, u_exits <= 2.
+        let n64 = u64::try_from(n).unwrap_or(0);
         Ok(Plan {
             targets: n,
             ops: k,
-            cost: g.saturating_add(self.h.saturating_mul(n64)),
-            exits: windows.saturating_add(unicast_targets.saturating_mul(self.u_exits)),
+            cost: best.wrapping_add(self.h.wrapping_mul(n64)),
+            exits: windows.wrapping_add(singles.wrapping_mul(self.u_exits)),
             hypercalls: windows,
         })
     }
@@ -669,6 +785,126 @@ fn op_for(window: bool, unicast: Transport, start: usize, end: usize) -> Op {
             start: s,
             count,
         }
+    }
+}
+
+/// Consumes ids below `limit`, checking that each is at least `next_min` (then
+/// raising it past the id); returns the first id at or above `limit`, consumed
+/// too, or `None` at the end.
+///
+/// Every target goes through this loop, eight (then four) at a time: once a
+/// chunk is known to increase, its last id tells whether any reaches `limit`,
+/// and a count tells which one is first.
+#[inline(always)]
+fn skip_below(
+    rest: &mut &[ApicId],
+    next_min: &mut u64,
+    limit: u64,
+) -> Result<Option<u64>, PlanError> {
+    if let Some(found) = skip_chunks::<8>(rest, next_min, limit) {
+        return found;
+    }
+    if let Some(found) = skip_chunks::<4>(rest, next_min, limit) {
+        return found;
+    }
+    while let Some((id, tail)) = rest.split_first() {
+        *rest = tail;
+        let id = u64::from(id.0);
+        if id < *next_min {
+            return Err(PlanError::NotSorted);
+        }
+        *next_min = id.wrapping_add(1);
+        if id >= limit {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs [`skip_below`] over whole chunks of `W` ids; `None` when fewer than `W` are left.
+#[inline(always)]
+fn skip_chunks<const W: usize>(
+    rest: &mut &[ApicId],
+    next_min: &mut u64,
+    limit: u64,
+) -> Option<Result<Option<u64>, PlanError>> {
+    while let Some((chunk, tail)) = rest.split_first_chunk::<W>() {
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            return None;
+        };
+        let (first, last) = (u64::from(first.0), u64::from(last.0));
+        if first >= limit {
+            // Most often `limit` is 0 here: no need to check the whole chunk.
+            if first < *next_min {
+                return Some(Err(PlanError::NotSorted));
+            }
+            *next_min = first.wrapping_add(1);
+            *rest = rest.get(1..).unwrap_or(&[]);
+            return Some(Ok(Some(first)));
+        }
+        let increasing = chunk.iter().zip(chunk.iter().skip(1)).all(|(a, b)| a < b);
+        if first < *next_min || !increasing {
+            return Some(Err(PlanError::NotSorted));
+        }
+        if last < limit {
+            *next_min = last.wrapping_add(1);
+            *rest = tail;
+            continue;
+        }
+        // The chunk increases, so the ids below `limit` come first: 1..W of them.
+        let below = chunk.iter().fold(0usize, |k, id| {
+            k.wrapping_add(usize::from(u64::from(id.0) < limit))
+        });
+        let (id, after) = rest.get(below..).and_then(<[ApicId]>::split_first)?;
+        let id = u64::from(id.0);
+        *next_min = id.wrapping_add(1);
+        *rest = after;
+        return Some(Ok(Some(id)));
+    }
+    None
+}
+
+/// Fails with [`PlanError::NotSorted`] unless `ids` strictly increase.
+#[inline(always)]
+fn check_sorted(mut ids: &[ApicId]) -> Result<(), PlanError> {
+    let mut next_min = 0;
+    // No id reaches u64::MAX: this only checks the order.
+    skip_below(&mut ids, &mut next_min, u64::MAX).map(|_| ())
+}
+
+/// The first id after a window starting at id 0.
+const SPAN_END: u64 = KVM_IPI_CLUSTER_SIZE as u64;
+
+/// Returns the cost and the start index of queue entry `k`.
+#[inline(always)]
+fn entry(queue: &[u64; RING], k: usize) -> (u64, usize) {
+    let i = (k % QUEUE).wrapping_mul(2);
+    let cost = queue.get(i).copied().unwrap_or(u64::MAX);
+    let start = queue
+        .get(i.wrapping_add(1))
+        .map_or(0, |&w| w & u64::from(u32::MAX));
+    (cost, usize::try_from(start).unwrap_or(0))
+}
+
+/// Returns the cost of the queue's front entry `head` and the first id it does
+/// not cover, or MAX for both when the queue is empty.
+#[inline(always)]
+fn front(queue: &[u64; RING], head: usize, tail: usize) -> (u64, u64) {
+    if head == tail {
+        return (u64::MAX, u64::MAX);
+    }
+    let i = (head % QUEUE).wrapping_mul(2);
+    let cost = queue.get(i).copied().unwrap_or(u64::MAX);
+    let end = queue
+        .get(i.wrapping_add(1))
+        .map_or(u64::MAX, |&w| (w >> 32).wrapping_add(SPAN_END));
+    (cost, end)
+}
+
+/// Sets bit `i` of a bitmap stored in words.
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
     }
 }
 

@@ -275,26 +275,105 @@ proptest! {
     fn large_inputs_match_quadratic_dp((_, policy) in policy_strategy(), ids in proptest::collection::vec(0u32..3000, 0..1500)) {
         let (plan, sorted, ops) = run(&policy, &ids);
         check(&policy, &ids, &plan, &sorted, &ops);
-        // Reference: O(n * 128) program over every window start.
-        let (u, f, h) = policy.unit_costs();
-        let n = sorted.len();
-        let mut best = vec![u64::MAX; n + 1];
-        best[0] = 0;
-        for i in 0..n {
-            if policy.unicast().is_some() {
-                best[i + 1] = best[i + 1].min(best[i].saturating_add(u));
-            }
-            if policy.uses_windows() {
-                let mut j = i + 1;
-                while j > 0 && sorted[i].0 - sorted[j - 1].0 <= 127 {
-                    j -= 1;
-                    let c = best[j].saturating_add(f).saturating_add(h.saturating_mul((i + 1 - j) as u64));
-                    best[i + 1] = best[i + 1].min(c);
-                }
+        prop_assert_eq!(plan.cost, quadratic_dp(&policy, &sorted));
+    }
+
+    #[test]
+    fn mixed_search_matches_quadratic_dp(
+        (policy, ids) in (mixed_policy_strategy(), layout_strategy(1200)),
+        shuffle in any::<bool>(),
+    ) {
+        // Sorted input goes straight to the search; shuffled input through the sort first.
+        let mut input = ids.clone();
+        if shuffle {
+            input.reverse();
+            let half = input.len() / 2;
+            input.rotate_left(half);
+        }
+        let (plan, sorted, ops) = run(&policy, &input);
+        check(&policy, &input, &plan, &sorted, &ops);
+        prop_assert_eq!(plan.cost, quadratic_dp(&policy, &sorted));
+        // Planning the sorted ids again gives the very same operations.
+        let mut out = vec![Op::EMPTY; sorted.len()];
+        let mut scratch = vec![0u64; scratch_words(sorted.len())];
+        let again = policy.plan_sorted(&sorted, &mut out, &mut scratch).unwrap();
+        prop_assert_eq!(again, plan);
+        prop_assert_eq!(&out[..again.ops], ops.as_slice());
+    }
+}
+
+/// Reference: the O(n * 128) program over every window start, on sorted distinct ids.
+fn quadratic_dp(policy: &Policy, sorted: &[ApicId]) -> u64 {
+    let (u, f, h) = policy.unit_costs();
+    let n = sorted.len();
+    let mut best = vec![u64::MAX; n + 1];
+    best[0] = 0;
+    for i in 0..n {
+        if policy.unicast().is_some() {
+            best[i + 1] = best[i + 1].min(best[i].saturating_add(u));
+        }
+        if policy.uses_windows() {
+            let mut j = i + 1;
+            while j > 0 && sorted[i].0 - sorted[j - 1].0 <= 127 {
+                j -= 1;
+                let c = best[j]
+                    .saturating_add(f)
+                    .saturating_add(h.saturating_mul((i + 1 - j) as u64));
+                best[i + 1] = best[i + 1].min(c);
             }
         }
-        prop_assert_eq!(plan.cost, best[n]);
     }
+    best[n]
+}
+
+/// Policies that take the mixed search: `h < u` and `u - h < F < 128 * (u - h)`,
+/// with `F / (u - h)` spread from 1 to 127 so that windows pay from 2 to 128 targets.
+fn mixed_policy_strategy() -> impl Strategy<Value = Policy> {
+    (1u32..4000, 0u32..800, 1u32..128, 0u32..1000).prop_filter_map(
+        "mixed search",
+        |(d, h, k, extra)| {
+            let per_op = d.checked_mul(k)?.checked_add(extra % d)?.max(d + 1);
+            let costs = Costs {
+                x2apic_icr: Cost {
+                    per_op: d + h,
+                    per_target: 0,
+                },
+                kvm_hc: Cost {
+                    per_op,
+                    per_target: h,
+                },
+                ..Costs::SKYLAKE
+            };
+            let policy = Policy::new(&Config {
+                features: Features::KVM_X2APIC,
+                costs,
+                mode: Mode::Auto,
+            })
+            .ok()?;
+            let (u, f, h) = policy.unit_costs();
+            (u > h && f > u - h && f < 128 * (u - h)).then_some(policy)
+        },
+    )
+}
+
+/// Sorted distinct ids as APIC layouts make them: runs of consecutive or
+/// strided ids (threads, cores, sockets) separated by gaps of any size.
+fn layout_strategy(max_len: usize) -> impl Strategy<Value = Vec<u32>> {
+    proptest::collection::vec((1u32..200, 1u32..4, 0u32..300), 1..40).prop_map(move |runs| {
+        let mut ids = Vec::new();
+        let mut next = 0u32;
+        for (len, stride, gap) in runs {
+            for _ in 0..len {
+                if ids.len() == max_len {
+                    return ids;
+                }
+                ids.push(next);
+                next += stride;
+            }
+            next += gap;
+        }
+        ids
+    })
 }
 
 fn skylake(mode: Mode) -> Policy {
