@@ -56,7 +56,7 @@
 //! - `out`: room for the operations; a plan never has more operations than
 //!   distinct targets, so `out.len() >= ids.len()` is always enough;
 //! - `scratch`: [`scratch_words`]`(ids.len())` words (a 256-word queue and two
-//!   bits per target); only the mixed search uses it.
+//!   bits per target); only the mixed search and the sort of unsorted ids use it.
 
 #![forbid(unsafe_code)]
 
@@ -334,7 +334,9 @@ impl Policy {
     /// On success the plan covers `ids[..plan.targets]` (sorted, distinct) with
     /// `out[..plan.ops]`. Sorted input costs nothing extra: the planning pass
     /// itself notices unsorted or repeated ids, and only then are they sorted
-    /// (insertion sort when short, heapsort otherwise) and planned again.
+    /// and planned again. The sort marks the ids in a bitmap in `scratch` when
+    /// their range fits (O(n + range / 64), duplicates dropped on the way), and
+    /// falls back to insertion sort or heapsort otherwise.
     ///
     /// ```
     /// use ipi_core::apic::ApicId;
@@ -381,8 +383,7 @@ impl Policy {
         out: &mut [Op],
         scratch: &mut [u64],
     ) -> Result<Plan, PlanError> {
-        sort::sort(ids);
-        let n = sort::dedup_sorted(ids);
+        let n = sort_ids(ids, scratch);
         self.plan_sorted(ids.get(..n).unwrap_or(&[]), out, scratch)
     }
 
@@ -927,4 +928,48 @@ fn prev_set_bit(bits: &[u64], i: usize) -> Option<usize> {
         w = w.checked_sub(1)?;
         word = bits.get(w).copied().unwrap_or(0);
     }
+}
+
+/// Sorts `ids` in place and drops duplicates; returns how many distinct ids remain.
+///
+/// When the ids span no more bits than `scratch` holds, and not many more words
+/// than there are ids, they are marked in a bitmap and read back in order:
+/// O(n + span / 64), typical of APIC ids, which are dense or nearly so.
+/// Otherwise insertion sort or heapsort, then a dedup pass.
+fn sort_ids(ids: &mut [ApicId], scratch: &mut [u64]) -> usize {
+    let (lo, hi) = ids
+        .iter()
+        .fold((u32::MAX, 0), |(lo, hi), id| (lo.min(id.0), hi.max(id.0)));
+    let words =
+        usize::try_from(hi.wrapping_sub(lo) / 64).map_or(usize::MAX, |w| w.saturating_add(1));
+    let budget = ids.len().saturating_mul(4).saturating_add(64);
+    let map = match scratch.get_mut(..words) {
+        Some(map) if !ids.is_empty() && words <= budget => map,
+        _ => {
+            sort::sort(ids);
+            return sort::dedup_sorted(ids);
+        }
+    };
+    map.fill(0);
+    for id in ids.iter() {
+        set_bit(
+            map,
+            usize::try_from(id.0.wrapping_sub(lo)).unwrap_or(usize::MAX),
+        );
+    }
+    let mut slots = ids.iter_mut();
+    let mut n: usize = 0;
+    let mut base = lo;
+    for &word in map.iter() {
+        let mut w = word;
+        while w != 0 {
+            if let Some(slot) = slots.next() {
+                *slot = ApicId(base.wrapping_add(w.trailing_zeros()));
+                n = n.wrapping_add(1);
+            }
+            w &= w.wrapping_sub(1);
+        }
+        base = base.wrapping_add(64);
+    }
+    n
 }

@@ -300,6 +300,20 @@ proptest! {
         prop_assert_eq!(again, plan);
         prop_assert_eq!(&out[..again.ops], ops.as_slice());
     }
+
+    #[test]
+    fn unsorted_ids_of_any_range(
+        (_, policy) in policy_strategy(),
+        ids in proptest::collection::vec(
+            prop_oneof![any::<u32>(), 0u32..200, (u32::MAX - 200)..=u32::MAX],
+            0..300,
+        ),
+    ) {
+        // Wide ranges take the comparison sort, narrow ones the bitmap.
+        let (plan, sorted, ops) = run(&policy, &ids);
+        check(&policy, &ids, &plan, &sorted, &ops);
+        prop_assert_eq!(plan.cost, quadratic_dp(&policy, &sorted));
+    }
 }
 
 /// Reference: the O(n * 128) program over every window start, on sorted distinct ids.
