@@ -5,13 +5,23 @@
 # plan_cost example in release mode and runs each case under callgrind,
 # collecting only inside the timed function, then prints a markdown table.
 #
-# Usage: rust/core/callgrind.sh [iterations]
+# Usage: rust/core/callgrind.sh [--scalar] [iterations]
+#
+# --scalar builds the way the kernel builds Rust (opt-level 2, no SIMD, so
+# no vectorized loops), into target/scalar, instead of cargo's release profile.
 set -eu
 cd "$(dirname "$0")"
+target=target
+if [ "${1:-}" = --scalar ]; then
+	shift
+	target=target/scalar
+	export CARGO_TARGET_DIR="$target" CARGO_PROFILE_RELEASE_OPT_LEVEL=2
+	export RUSTFLAGS="${RUSTFLAGS:-} -C no-vectorize-loops -C no-vectorize-slp"
+fi
 iters=${1:-200}
 command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
 cargo build --quiet --release --example plan_cost
-bin=target/release/examples/plan_cost
+bin=$target/release/examples/plan_cost
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
