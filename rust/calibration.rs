@@ -9,6 +9,8 @@
 //! most `MAX_POINTS` points per transport.  Too few CPUs or too noisy
 //! samples give an error and leave the cost table as it was.
 
+use crate::hint::HintError;
+use crate::hint::HostHint;
 use crate::apic::ApicId;
 use crate::apic::Vector;
 use crate::calibrate;
@@ -96,6 +98,17 @@ fn overhead() -> u64 {
     }
     sort::sort(&mut s);
     s.get(SAMPLES / 2).copied().unwrap_or(0)
+}
+
+/// The cost table to use: the one for the host's answer when it gave one
+/// (it knows whether ICR writes exit; timing in a guest may not), else the
+/// calibrated costs, else the published Skylake figures.
+pub(crate) fn choose(hint: &Result<HostHint, HintError>, report: &Report) -> Costs {
+    match (hint, report.result) {
+        (Ok(h), _) => h.kind.costs(),
+        (Err(_), Ok(c)) => c,
+        (Err(_), Err(_)) => Costs::SKYLAKE,
+    }
 }
 
 /// Calibrates the transports `features` allows, starting from `costs`.

@@ -325,6 +325,22 @@ long ipi_steer_glue_kvm_send_ipi(u64 bitmap_low, u64 bitmap_high, u32 min,
 }
 
 /**
+ * ipi_steer_glue_kvm_hypercall0 - a KVM hypercall without arguments
+ * @nr: hypercall number
+ *
+ * Used for KVM_HC_IPI_ACCEL_INFO, which kernels without the host patches do
+ * not define: the number comes from Rust (rust/core/src/hint.rs).  A host
+ * that does not know @nr returns -KVM_ENOSYS.
+ *
+ * Context: any; only called when the KVM signature was found.
+ * Return: the host's answer.
+ */
+long ipi_steer_glue_kvm_hypercall0(unsigned int nr)
+{
+	return kvm_hypercall0(nr);
+}
+
+/**
  * ipi_steer_glue_yield_to_preempted - KVM's directed yield after a
  *	call-function IPI (kvm_smp_send_call_func_ipi())
  * @mask: the targets just sent to

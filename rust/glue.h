@@ -54,6 +54,7 @@ void ipi_steer_glue_x2apic_fence(void);
 void ipi_steer_glue_x2apic_icr_write(u64 icr);
 long ipi_steer_glue_kvm_send_ipi(u64 bitmap_low, u64 bitmap_high, u32 min,
 				 u32 icr);
+long ipi_steer_glue_kvm_hypercall0(unsigned int nr);
 bool ipi_steer_glue_yield_to_preempted(const struct cpumask *mask);
 
 int ipi_steer_glue_sysfs_init(void);

@@ -103,6 +103,7 @@ extern "C" {
     fn ipi_steer_glue_x2apic_fence();
     fn ipi_steer_glue_x2apic_icr_write(icr: u64);
     fn ipi_steer_glue_kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long;
+    fn ipi_steer_glue_kvm_hypercall0(nr: c_uint) -> c_long;
     fn ipi_steer_glue_yield_to_preempted(mask: *const bindings::cpumask) -> bool;
     fn ipi_steer_glue_sysfs_init() -> c_int;
     fn ipi_steer_glue_sysfs_exit();
@@ -260,6 +261,17 @@ pub(crate) unsafe fn x2apic_icr_write(icr: u64) {
 pub(crate) unsafe fn kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long {
     // SAFETY: the caller vouches for the feature and disabled interrupts.
     unsafe { ipi_steer_glue_kvm_send_ipi(low, high, min, icr) }
+}
+
+/// Issues KVM hypercall `nr` without arguments and returns the host's answer.
+///
+/// # Safety
+///
+/// The guest must run on KVM (its CPUID signature was found): elsewhere the
+/// hypercall instruction may fault.
+pub(crate) unsafe fn kvm_hypercall0(nr: u32) -> c_long {
+    // SAFETY: the caller vouches for KVM.
+    unsafe { ipi_steer_glue_kvm_hypercall0(nr) }
 }
 
 /// KVM's directed yield to the first preempted target of `mask`; tells

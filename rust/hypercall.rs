@@ -5,6 +5,9 @@
 
 use crate::glue;
 use crate::glue::IrqGuard;
+use crate::hint;
+use crate::hint::HintError;
+use crate::hint::HostHint;
 use crate::kvm::KvmHcSendIpi;
 
 /// What one hypercall achieved.
@@ -45,4 +48,18 @@ pub(crate) fn send(_irqs_off: &IrqGuard, hc: &KvmHcSendIpi) -> Outcome {
         Ok(delivered) => Outcome::Partial { delivered },
         Err(_) => Outcome::Failed,
     }
+}
+
+/// Asks the host how this vCPU's IPIs are accelerated
+/// (`KVM_HC_IPI_ACCEL_INFO`, from ipi_steer's host patches).
+///
+/// `features` are the `glue::F_*` bits: only a KVM guest asks, and a host
+/// without the patches answers `-KVM_ENOSYS`.
+pub(crate) fn query_hint(features: u32) -> Result<HostHint, HintError> {
+    if features & glue::F_KVM == 0 {
+        return Err(HintError::NotAvailable);
+    }
+    // SAFETY: the KVM signature was found.
+    let ret = unsafe { glue::kvm_hypercall0(hint::KVM_HC_IPI_ACCEL_INFO as u32) };
+    hint::decode(ret as i64)
 }

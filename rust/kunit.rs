@@ -10,6 +10,9 @@ mod tests {
     use crate::apic::ApicId;
     use crate::apic::Icr;
     use crate::apic::Vector;
+    use crate::hint;
+    use crate::hint::HintError;
+    use crate::hint::Kind;
     use crate::kvm::KvmHcSendIpi;
     use crate::plan::scratch_words;
     use crate::plan::Op;
@@ -41,6 +44,16 @@ mod tests {
             Icr::fixed(Vector::CALL_FUNCTION, ApicId(0xffff_ffff)).0,
             0xffff_ffff_0000_00fc
         );
+    }
+
+    #[test]
+    fn host_hint_decoding() {
+        assert_eq!(hint::decode(0x1234_03).map(|h| (h.kind, h.generation)), Ok((Kind::X2avic, 0x1234)));
+        assert_eq!(hint::decode(1).map(|h| h.kind), Ok(Kind::Ipiv));
+        assert_eq!(hint::decode(-1000), Err(HintError::NotAvailable));
+        assert_eq!(hint::decode(-22), Err(HintError::Refused(-22)));
+        assert_eq!(hint::decode(4), Err(HintError::Unknown(4)));
+        assert_eq!(hint::decode(1 << 40), Err(HintError::Unknown(1 << 40)));
     }
 
     #[test]

@@ -11,6 +11,8 @@ use kernel::sync::atomic::Atomic;
 use kernel::sync::atomic::Relaxed;
 use kernel::sync::atomic::Release;
 
+use crate::hint::HintError;
+use crate::hint::HostHint;
 use crate::apic::ApicId;
 use crate::calibration::Report;
 use crate::glue;
@@ -31,6 +33,8 @@ pub(crate) struct Snapshot {
     pub(crate) directed_yield: bool,
     /// The last calibration.
     pub(crate) calibration: Report,
+    /// The host's last answer to `KVM_HC_IPI_ACCEL_INFO`.
+    pub(crate) hint: Result<HostHint, HintError>,
 }
 
 impl Snapshot {
@@ -39,18 +43,20 @@ impl Snapshot {
         config: Config,
         directed_yield: bool,
         calibration: Report,
+        hint: Result<HostHint, HintError>,
     ) -> Result<Self, PolicyError> {
         Ok(Self {
             config,
             policy: Policy::new(&config)?,
             directed_yield,
             calibration,
+            hint,
         })
     }
 
     /// The same configuration with `config` replaced.
     pub(crate) fn with_config(&self, config: Config) -> Result<Self, PolicyError> {
-        Self::new(config, self.directed_yield, self.calibration)
+        Self::new(config, self.directed_yield, self.calibration, self.hint)
     }
 }
 

@@ -18,6 +18,8 @@ use kernel::sync::atomic::Release;
 pub mod apic;
 #[path = "core/src/calibrate.rs"]
 pub mod calibrate;
+#[path = "core/src/hint.rs"]
+pub mod hint;
 #[path = "core/src/kvm.rs"]
 pub mod kvm;
 #[path = "core/src/plan.rs"]
@@ -98,16 +100,21 @@ impl kernel::Module for IpiSteer {
             pr_err!("refusing to load: smp_ops has no IPI paths to take over\n");
             return Err(ENODEV);
         }
-        let features = profile_of(f);
-        // Costs: calibrated in this guest if the samples allow, else the
-        // published table (see the `calibration` knob).
+        let hint = hypercall::query_hint(f);
+        let mut features = profile_of(f);
+        if let Ok(h) = hint {
+            features.host_accel = h.kind.host_accel();
+        }
+        // Costs: from the host's answer when it gives one, else calibrated in
+        // this guest if the samples allow, else the published table (see the
+        // `calibration` knob).
         let report = calibration::run(&features, &Costs::SKYLAKE);
         let config = Config {
             features,
-            costs: report.result.unwrap_or(Costs::SKYLAKE),
+            costs: calibration::choose(&hint, &report),
             mode: Mode::Auto,
         };
-        let first = Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0, report).map_err(|_| {
+        let first = Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0, report, hint).map_err(|_| {
             pr_err!("refusing to load: no usable IPI transport\n");
             ENODEV
         })?;

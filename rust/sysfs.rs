@@ -15,7 +15,10 @@ use kernel::prelude::*;
 use crate::calibrate::CalError;
 use crate::calibration;
 use crate::glue;
+use crate::hint::HintError;
+use crate::hypercall;
 use crate::profile::Cost;
+use crate::profile::HostAccel;
 use crate::profile::Mode;
 use crate::profile::Transport;
 use crate::send::STATE;
@@ -93,7 +96,19 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
                 }
             }
             writeln!(w)?;
-            writeln!(w, "host_accel: none (no host hint)")?;
+            match snap.hint {
+                Ok(h) => writeln!(
+                    w,
+                    "host_accel: {} (host hint, generation {})",
+                    h.kind.name(),
+                    h.generation
+                )?,
+                Err(HintError::NotAvailable) => writeln!(w, "host_accel: unknown (no host hint)")?,
+                Err(HintError::Refused(e)) => writeln!(w, "host_accel: unknown (host hint refused: {})", e)?,
+                Err(HintError::Unknown(v)) => {
+                    writeln!(w, "host_accel: unknown (host hint not understood: {:#x})", v)?
+                }
+            }
             write!(w, "transports:")?;
             for t in IMPLEMENTED {
                 if usable(st, t) {
@@ -111,7 +126,14 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
             }
             Ok(())
         }
-        glue::attr::CALIBRATION => show_calibration(&snap.calibration, w),
+        glue::attr::CALIBRATION => {
+            show_calibration(&snap.calibration, w)?;
+            match (snap.hint, snap.calibration.result) {
+                (Ok(h), _) => writeln!(w, "costs from: host hint ({})", h.kind.name()),
+                (Err(_), Ok(_)) => writeln!(w, "costs from: calibration"),
+                (Err(_), Err(_)) => writeln!(w, "costs from: published table"),
+            }
+        }
         #[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
         glue::attr::FAULT_HYPERCALL => crate::fault::show(w),
         glue::attr::STATS => {
@@ -219,17 +241,28 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
             let (Some("1"), None) = (words.next(), words.next()) else {
                 return Err(EINVAL);
             };
-            let report = calibration::run(&cur.config.features, &cur.config.costs);
+            // Ask the host again (its answer may have changed, e.g. after a
+            // migration), then measure.
+            let hint = hypercall::query_hint(st.features);
+            let mut features = cur.config.features;
+            features.host_accel = match hint {
+                Ok(h) => h.kind.host_accel(),
+                Err(_) => HostAccel::None,
+            };
+            let report = calibration::run(&features, &cur.config.costs);
             let mut next = cur;
             next.calibration = report;
-            let failed = report.result.is_err();
-            if let Ok(costs) = report.result {
+            next.hint = hint;
+            let failed = report.result.is_err() && hint.is_err();
+            if !failed {
                 let mut config = cur.config;
-                config.costs = costs;
-                // Calibrated costs always make a valid policy; if not, keep
-                // the old table and only record the report.
+                config.features = features;
+                config.costs = calibration::choose(&hint, &report);
+                // These costs always make a valid policy; if not, keep the
+                // old table and only record the report.
                 next = cur.with_config(config).map_err(|_| EINVAL)?;
                 next.calibration = report;
+                next.hint = hint;
             }
             st.config.publish(next);
             if failed {

@@ -65,6 +65,21 @@ else
 	ktap_fail "calibration on demand: $(cat /tmp/err)"
 fi
 ktap_check "calibration reports medians" grep -q '^median x2apic 1 targets' $K/calibration
+
+# The host's hint (KVM_HC_IPI_ACCEL_INFO): a nested L2 whose L1 runs the
+# host patches gets an answer, and its costs come from it; elsewhere
+# there is none.
+hint=$(sed -n 's/^host_accel: //p' $K/features)
+from=$(sed -n 's/^costs from: //p' $K/calibration)
+echo "# host_accel: $hint; costs from: $from"
+if [ "${EXPECT_HOST_HINT:-0}" = 1 ]; then
+	ktap_check "features: the host's answer ($hint)" sh -c \
+		"echo '$hint' | grep -Eq '^(none|ipiv|avic|x2avic) \(host hint, generation [0-9]+\)\$'"
+	ktap_check "costs from the host's answer ($from)" sh -c "echo '$from' | grep -q '^host hint'"
+else
+	ktap_check "features: no host hint ($hint)" test "$hint" = "unknown (no host hint)"
+	ktap_check "costs not from a host hint ($from)" sh -c "echo '$from' | grep -Eq '^(calibration|published table)\$'"
+fi
 for v in "0" "2" "yes" "1 1"; do
 	reject "$v" calibration
 done

@@ -19,6 +19,7 @@
 
 pub mod apic;
 pub mod calibrate;
+pub mod hint;
 pub mod kvm;
 pub mod plan;
 pub mod posted;
