@@ -20,11 +20,54 @@ stty -echo 2>/dev/null
 . /etc/harness.conf
 echo "@@BOOTED $ROLE $(nproc) cpus@@"
 
+# The TIMER softirq count of every CPU, from /proc/softirqs.
+timer_softirqs() {
+	awk '$1 == "TIMER:" { $1 = ""; print }' /proc/softirqs
+}
+
+# Under the emulated SVM, an L2 sometimes comes up with a vCPU whose timer
+# wheel never runs (its TIMER softirq count stays at 2 or so): the first
+# grace period whose RCU kthread waits on that CPU never ends, and the
+# guest stalls or hangs later, whatever runs then.  Check before any test:
+# keep every CPU busy for 3 s, during which each must run timers (per-CPU
+# deferrable work such as vmstat's runs every second), and let a 5 s RCU
+# stall timeout (L2's command line) catch a grace period stuck since boot.
+# An unhealthy L2 says so and stops; L1 restarts it.
+l2_health() {
+	echo "@@SETTLING@@"
+	before=$(timer_softirqs)
+	i=0
+	while [ $i -lt "$(nproc)" ]; do
+		taskset -c $i timeout 3 sh -c 'while :; do :; done' &
+		i=$((i + 1))
+	done
+	wait
+	sleep 6
+	after=$(timer_softirqs)
+	bad=$(echo "$before
+$after" | awk 'NR == 1 { for (i = 1; i <= NF; i++) b[i] = $i; next }
+		{ for (i = 1; i <= NF; i++) if ($i <= b[i]) printf "CPU%d: %d -> %d; ", i - 1, b[i], $i }')
+	if [ -n "$bad" ]; then
+		echo "@@L2 UNHEALTHY: timer softirqs did not advance: $bad@@"
+		return 1
+	fi
+	echo 21 >/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout
+	echo "@@SETTLED: timer softirqs $before -> $after@@"
+}
+
 run_tests() {
+	if [ "${NESTED:-0}" = 1 ] && [ "$ROLE" = guest ] && ! l2_health; then
+		return
+	fi
 	if [ "${IPI_STEER_FAULT:-}" = guest_panic ]; then
 		insmod /lib/modules/ipi_traffic.ko
 		echo "panic 1 0" >/sys/kernel/debug/ipi_traffic/run
 	fi
+	# A restarted L2 runs only the tests its earlier attempts did not pass
+	# (harness.tests=a,b on its command line, see run_l2).
+	for w in $(cat /proc/cmdline); do
+		case "$w" in harness.tests=*) TESTS=$(echo "${w#*=}" | tr , ' ') ;; esac
+	done
 	for t in $TESTS; do
 		echo "@@START $t@@"
 		sh "/tests/$t.sh"
@@ -40,6 +83,26 @@ vcpu0_tid() {
 	done
 }
 
+# hist_vectors EVENT TID NAME: NAME=<hits of TID> and NAME_<vector>=<hits>
+# for each vector, from EVENT's histogram keyed by thread and by the ICR
+# value (the second key: kvm_msr's data, kvm_hypercall's a3), whose low
+# byte is the vector.
+hist_vectors() {
+	awk -v tid="$2" -v name="$3" '/common_pid:/ {
+		# "common_pid: 1035," or "common_pid: comm [1035],": the last
+		# number before the next key.
+		k = $0; sub(/.*common_pid: */, "", k); sub(/[,}].*/, "", k)
+		n = split(k, w, /[^0-9]+/); pid = ""
+		for (i = n; i >= 1; i--) if (w[i] != "") { pid = w[i]; break }
+		v = $0; sub(/.*(data|a3): */, "", v); sub(/[^0-9].*/, "", v)
+		h = $0; sub(/.*hitcount: */, "", h)
+		if (pid == tid) { t += h; c[v % 256] += h }
+	} END {
+		printf "%s=%d", name, t
+		for (x in c) printf " %s_%d=%d", name, x, c[x]
+	}' "/sys/kernel/tracing/events/kvm/$1/hist" 2>/dev/null
+}
+
 # hist_count EVENT TID: hits of EVENT's common_pid histogram for TID.
 hist_count() {
 	awk -v tid="$2" '/common_pid/ {
@@ -51,8 +114,9 @@ hist_count() {
 }
 
 # Counters of the one running VM as "name=value" words: KVM's debugfs
-# totals over all vCPUs, and vCPU 0's x2APIC ICR writes, hypercalls and
-# exits from the kvm_msr, kvm_hypercall and kvm_exit histograms.
+# totals over all vCPUs, and vCPU 0's x2APIC ICR writes and hypercalls (in
+# all and per vector: icr_writes_252=...) and exits from the kvm_msr,
+# kvm_hypercall and kvm_exit histograms.
 kvm_counters() {
 	d=$(ls -d /sys/kernel/debug/kvm/*-*/ 2>/dev/null | head -n1)
 	[ -n "$d" ] || { echo "novm=1"; return; }
@@ -62,81 +126,150 @@ kvm_counters() {
 		[ -f "$d$c" ] && out="$out $c=$(cat "$d$c")"
 	done
 	[ -n "$VCPU0" ] || VCPU0=$(vcpu0_tid)
-	echo "$out icr_writes=$(hist_count kvm_msr "$VCPU0")" \
-		"sender_hypercalls=$(hist_count kvm_hypercall "$VCPU0")" \
+	echo "$out $(hist_vectors kvm_msr "$VCPU0" icr_writes)" \
+		"$(hist_vectors kvm_hypercall "$VCPU0" sender_hypercalls)" \
 		"sender_exits=$(hist_count kvm_exit "$VCPU0")"
 }
 
+# end_l2_when_quiet LIMIT: end L2 once its console has been quiet for 20 s
+# (its reports are complete), or LIMIT seconds from now at the latest.
+end_l2_when_quiet() {
+	[ -e /tmp/l2ending ] && return
+	: >/tmp/l2ending
+	(
+		t=0
+		while sleep 5; do
+			t=$((t + 5))
+			last=$(stat -c %Y /tmp/l2last 2>/dev/null || echo 0)
+			[ $(($(date +%s) - last)) -ge 20 ] && break
+			[ "$t" -ge "$1" ] && break
+		done
+		kill $(pidof qemu-system-x86_64) 2>/dev/null
+	) &
+}
+
 run_l2_once() {
+	# A healthy L2 prints at least every 30 s (tests that wait longer say
+	# so, see ktap_sleep); one that stays silent for L2_SILENCE seconds
+	# without having reported any kernel error has stopped (under the
+	# emulator, its clock stops too) and is ended.
+	: >/tmp/l2last
+	(
+		while sleep 10; do
+			last=$(stat -c %Y /tmp/l2last 2>/dev/null || echo 0)
+			if [ $(($(date +%s) - last)) -ge "${L2_SILENCE:-150}" ]; then
+				: >/tmp/l2silent
+				kill $(pidof qemu-system-x86_64) 2>/dev/null
+				exit 0
+			fi
+		done
+	) &
+	watchdog=$!
 	{
-		timeout -k 5 "${L2_TIMEOUT:-420}" qemu-system-x86_64 -enable-kvm -cpu host \
+		timeout -k 5 "${L2_TIMEOUT:-1200}" qemu-system-x86_64 -enable-kvm -cpu host \
 			-name l2,debug-threads=on \
 			-smp "$L2_SMP" -m 768M -vga none -display none -serial stdio -monitor none \
 			-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
-			-append "$L2_CMDLINE" <&3 2>&1
+			-append "$L2_ARGS" <&3 2>&1
 		echo "@@L2 qemu exit status $?@@"
 	} |
 		while IFS= read -r line; do
 			line=$(printf '%s' "$line" | tr -d '\r')
 			echo "L2| $line"
+			: >/tmp/l2last
 			case "$line" in
 			*@@COUNTERS*@@*)
 				echo "ack $(kvm_counters)" >/tmp/l2in ;;
+			@@START\ *@@)
+				: >/tmp/l2tests ;;
+			*"@@L2 UNHEALTHY"*)
+				: >/tmp/l2trouble
+				: >/tmp/l2boot ;;
+			@@RESULT\ *\ 0@@)
+				t=${line#@@RESULT }
+				echo "${t% 0@@}" >>/tmp/l2passed ;;
+			@@RESULT\ *@@)
+				: >/tmp/l2failed ;;
 			@@DONE@@)
-				touch /tmp/l2done ;;
+				: >/tmp/l2done ;;
 			"@@L2 qemu exit status 124@@")
 				# L2 made no progress within its time limit (its clock
 				# stops like the other emulation deaths).
-				touch /tmp/l2hung ;;
-			*"detected stalls on CPUs"* | *"timer wakeup didn't happen"*)
-				case "$line" in *"timer wakeup didn't happen"*) touch /tmp/l2timer ;; esac
-				touch /tmp/l2trouble
-				# L2 will not recover: end it after its reports.
-				[ -e /tmp/l2stall ] || {
-					touch /tmp/l2stall
-					(sleep 30; kill $(pidof qemu-system-x86_64)) &
-				} ;;
-			*"soft lockup"* | *"non-responsive CSD lock"*)
-				# Stuck: end L2 after its reports (restarted only if
-				# they show lost timer wakeups, see run_l2).
-				touch /tmp/l2trouble
-				[ -e /tmp/l2stall ] || {
-					touch /tmp/l2stall
-					(sleep 60; kill $(pidof qemu-system-x86_64)) &
-				} ;;
+				: >/tmp/l2hung ;;
+			*"timer wakeup didn't happen"*)
+				# RCU's own diagnosis: the grace-period kthread's
+				# timer never fired.  L2 will not recover.
+				: >/tmp/l2timer
+				: >/tmp/l2trouble
+				end_l2_when_quiet 120 ;;
+			*"detected stalls on CPUs"* | *"soft lockup"* | *"non-responsive CSD lock"*)
+				# Stuck: end L2 once its reports are out (restarted
+				# only if they show lost timer wakeups, see run_l2).
+				: >/tmp/l2trouble
+				end_l2_when_quiet 120 ;;
 			*"Kernel panic"* | *"BUG: "* | *"Oops"* | *"WARNING: "* | *"Call Trace"*)
-				touch /tmp/l2trouble ;;
+				: >/tmp/l2trouble
+				if [ ! -e /tmp/l2tests ]; then
+					# Before the first test: no project code has
+					# run in L2 yet; see run_l2.
+					: >/tmp/l2boot
+					end_l2_when_quiet 60
+				fi ;;
 			esac
 		done
+	kill "$watchdog" 2>/dev/null
 }
 
 run_l2() {
 	# Per-thread (= per-vCPU) histograms of ICR writes, hypercalls, exits.
 	e=/sys/kernel/tracing/events/kvm
-	echo 'hist:keys=common_pid if write == 1 && ecx == 0x830' >$e/kvm_msr/trigger
-	echo 'hist:keys=common_pid if nr == 10' >$e/kvm_hypercall/trigger
+	echo 'hist:keys=common_pid,data if write == 1 && ecx == 0x830' >$e/kvm_msr/trigger
+	echo 'hist:keys=common_pid,a3 if nr == 10' >$e/kvm_hypercall/trigger
 	echo 'hist:keys=common_pid' >$e/kvm_exit/trigger
 	VCPU0=
 	mkfifo /tmp/l2in
 	exec 3<>/tmp/l2in
 	# Under TCG, L2 sometimes dies under the emulated SVM: QEMU exits
-	# silently (a triple fault; seen during L2's boot, before any test), or
-	# L2's idle vCPUs stop taking timer interrupts and RCU stalls ("timer
-	# wakeup didn't happen").  Such an L2 is restarted, at most five times,
-	# and every restart is reported in the summary; any other kernel error
-	# (oops, BUG, WARNING, CSD-lock timeout) or test failure ends the run.
+	# silently (a triple fault; seen during L2's boot, before any test),
+	# L2's kernel reports an error while booting, before any test or
+	# module of ours has run (e.g. lockdep seeing nested timer interrupts),
+	# or L2's idle vCPUs stop taking timer interrupts and RCU stalls
+	# ("timer wakeup didn't happen").  Such an L2 is restarted, at most
+	# five times, and every restart is reported in the summary; any other
+	# kernel error (oops, BUG, WARNING, CSD-lock timeout) or test failure
+	# ends the run and fails it.  A restarted L2 runs only the tests that
+	# have not passed yet; scripts/summary.sh still scans each earlier
+	# attempt for kernel errors up to its last passed test.
 	attempt=1
+	: >/tmp/l2passed
 	while :; do
-		rm -f /tmp/l2done /tmp/l2stall /tmp/l2timer /tmp/l2trouble /tmp/l2hung
-		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt@@"
+		rm -f /tmp/l2done /tmp/l2ending /tmp/l2timer /tmp/l2trouble \
+			/tmp/l2hung /tmp/l2boot /tmp/l2tests /tmp/l2failed /tmp/l2silent
+		todo=
+		for t in $L2_TESTS; do
+			grep -qx "$t" /tmp/l2passed || todo="$todo${todo:+,}$t"
+		done
+		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt tests=$todo@@"
+		# A short RCU stall timeout while L2 settles, see run_tests.
+		L2_ARGS="$L2_CMDLINE harness.tests=$todo rcupdate.rcu_cpu_stall_timeout=5"
 		run_l2_once
-		[ -e /tmp/l2done ] && break
-		if [ -e /tmp/l2trouble ] && [ ! -e /tmp/l2timer ]; then
+		wait
+		if [ -e /tmp/l2boot ]; then
+			why='kernel error or unhealthy timers while booting, before any test'
+		elif [ -e /tmp/l2done ] || [ -e /tmp/l2failed ]; then
+			# Finished, or a test failed: judged as it is.
 			break
+		elif [ -e /tmp/l2timer ]; then
+			why='RCU stall, timer wakeups lost'
+		elif [ -e /tmp/l2trouble ]; then
+			break
+		elif [ -e /tmp/l2hung ]; then
+			why='hung until its time limit'
+		elif [ -e /tmp/l2silent ]; then
+			why="silent for ${L2_SILENCE:-150} s, stopped"
+		else
+			why='silent exit'
 		fi
-		why='silent exit'
-		[ -e /tmp/l2hung ] && why='hung until its time limit'
-		[ -e /tmp/l2timer ] && why='RCU stall, timer wakeups lost'
 		if [ "$attempt" -ge 6 ]; then
 			echo "@@HARNESS L2 unusable under emulation: died in all $attempt attempts (last: $why)@@"
 			break
@@ -145,6 +278,11 @@ run_l2() {
 		attempt=$((attempt + 1))
 	done
 	echo "@@L2 exited@@"
+	# The shape of the histograms the counters were read from.
+	for ev in kvm_msr kvm_hypercall; do
+		echo "# $ev histogram (first lines):"
+		grep -m 4 common_pid "$e/$ev/hist" | sed 's/^/#   /'
+	done
 }
 
 if [ "$ROLE" = l1 ]; then

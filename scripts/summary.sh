@@ -32,12 +32,19 @@ judge() {
 
 echo "== $(basename "$LOG" .log) ($MODE) =="
 if [ "$MODE" = nested ] && grep -q '^@@HARNESS L2 died under emulation' "$LOG"; then
-	# Judge L1 and the last L2 attempt; earlier attempts died under the
-	# emulator (see scripts/guest-init.sh), which is reported, not hidden.
+	# Earlier L2 attempts died under the emulator (see
+	# scripts/guest-init.sh), which is reported, not hidden.  Of each, keep
+	# what it printed up to its last passed test: those tests count, and
+	# their output is scanned for kernel errors like the rest.  The last
+	# attempt is judged whole.
 	grep '^@@HARNESS L2 died' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
-	last=$(grep -n '^@@L2 starting' "$LOG" | tail -n1 | cut -d: -f1)
-	awk -v last="$last" 'NR >= last || !/^L2\| /' "$LOG" >"$LOG.last"
-	LOG=$LOG.last
+	awk '
+		function flush(upto,   i) { for (i = 1; i <= upto; i++) print buf[i]; n = 0; keep = 0 }
+		/^@@L2 starting/ { flush(keep); print; next }
+		/^L2\| / { buf[++n] = $0; if ($0 ~ /^L2\| @@RESULT [^ ]+ 0@@/) keep = n; next }
+		{ print }
+		END { flush(n) }' "$LOG" >"$LOG.judged"
+	LOG=$LOG.judged
 fi
 if [ "$MODE" = nested ]; then
 	for t in $HOST_TESTS; do judge L1 "" "$t"; done

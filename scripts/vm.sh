@@ -15,15 +15,19 @@
 #                          (L1 in tcg mode, L2 in nested mode); default 4
 #   --topology T           extra -smp topology for that guest, e.g.
 #                          sockets=2,cores=3 (sparse APIC ids)
-#   --l1-smp N             vCPUs of the nested host; default 2
+#   --l1-smp N             vCPUs of the nested host; default 4
 #   --guest-test NAME      run selftests/guest/NAME.sh in the guest (repeatable)
 #   --host-test NAME       run selftests/host/NAME.sh in L1 before L2 starts
 #                          (nested mode, repeatable)
 #   --append ARGS          extra kernel command line for the test guest
-#   --env VAR=VALUE        variable for the guest tests (repeatable)
+#   --env VAR=VALUE        variable for the guest and host tests (repeatable)
 #   --timeout S            wall-clock limit for the whole run; default 900
 #   --accel tcg|kvm        accelerator of the outermost VM.  kvm is for users
 #                          with real hardware virtualization; default tcg
+#
+# Environment: IPI_STEER_L1_PATCHES=none boots L1 on the host kernel built
+# without host-patches/ (nested mode); IPI_STEER_L1_TCG_THREAD=single runs
+# L1 with one TCG thread.
 #
 # Every guest test prints TAP; the harness collects them into one summary and
 # fails on a non-zero test status, a missing test result, a panic, an oops, a
@@ -34,7 +38,7 @@
 
 . "$(dirname "$0")/common.sh"
 
-MODE=tcg NAME= SMP=4 TOPO= L1_SMP=2 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
+MODE=tcg NAME= SMP=4 TOPO= L1_SMP=4 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
 ACCEL=${IPI_STEER_ACCEL:-tcg}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -91,6 +95,12 @@ if [ "${INNER:-0}" = 1 ]; then
 	stage_common "$G" guest "$GUEST_TESTS"
 	for t in $GUEST_TESTS; do cp "/src/selftests/guest/$t.sh" "$G/tests/"; done
 	[ "$MODE" = nested ] && echo NESTED=1 >>"$G/etc/harness.conf"
+	# L1 runs the host patches when the series lists any: L2 then gets
+	# the host's answer to KVM_HC_IPI_ACCEL_INFO.
+	if [ "$MODE" = nested ] && [ "${IPI_STEER_L1_PATCHES:-series}" = series ] &&
+		grep -Eqv '^[[:space:]]*(#|$)' /src/host-patches/series; then
+		echo EXPECT_HOST_HINT=1 >>"$G/etc/harness.conf"
+	fi
 	for e in $ENVS; do echo "${e%%=*}=\"${e#*=}\"" >>"$G/etc/harness.conf"; done
 	# Fault demo: IPI_STEER_FAULT=guest_panic panics the test guest.
 	[ -n "${IPI_STEER_FAULT:-}" ] && echo "IPI_STEER_FAULT=$IPI_STEER_FAULT" >>"$G/etc/harness.conf"
@@ -133,9 +143,11 @@ if [ "${INNER:-0}" = 1 ]; then
 		if [ -n "$HOST_TESTS" ]; then
 			cp -r "$KSFT"/. "$H/kselftest/"
 		fi
+		for e in $ENVS; do echo "${e%%=*}=\"${e#*=}\"" >>"$H/etc/harness.conf"; done
 		cat >>"$H/etc/harness.conf" <<CONF
 L2_SMP="$SMP_ARG"
 L2_CMDLINE="$GUEST_CMDLINE"
+L2_TESTS="$GUEST_TESTS"
 CONF
 		(cd "$H" && find . | cpio -o -H newc --quiet) >"$WORK/host.cpio"
 		ACCEL_ARGS=(-accel "tcg,thread=${IPI_STEER_L1_TCG_THREAD:-multi}" -cpu max,vendor=AuthenticAMD)
@@ -160,7 +172,10 @@ KDIR=$("$TOP/scripts/kernel.sh")
 KO=$("$TOP/scripts/module.sh" --test)
 KSFT= HDIR=
 if [ "$MODE" = nested ]; then
-	HDIR=$(IPI_STEER_KERNEL_FLAVOUR=host "$TOP/scripts/kernel.sh")
+	# IPI_STEER_L1_PATCHES=none: L1 runs the host kernel without the
+	# host patches (see scripts/kvm-compare.sh).
+	HDIR=$(IPI_STEER_KERNEL_FLAVOUR=host IPI_STEER_HOST_PATCHES=${IPI_STEER_L1_PATCHES:-series} \
+		"$TOP/scripts/kernel.sh")
 	[ -z "$HOST_TESTS" ] || KSFT=$("$TOP/scripts/kselftests.sh")
 fi
 LOGDIR=$TOP/build/logs
@@ -171,7 +186,7 @@ log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL tests:${GUEST_TESTS:- none}$
 IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
 IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD" \
+IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for t in $GUEST_TESTS; do printf -- '--guest-test %s ' "$t"; done) \

@@ -4,9 +4,10 @@
 # (module not loaded) and for ipi_steer in each mode, each IPI kind and each
 # target count (EXITS_KINDS, EXITS_COUNTS: comma-separated), send EXITS_OPS operations and read L1's counters before and
 # after.  Sender-side exits are vCPU 0's x2APIC ICR writes plus its
-# KVM_HC_SEND_IPI hypercalls (ipi_traffic sends from CPU 0), counted by
-# per-vCPU histograms of KVM's trace events in L1; exact, apart from CPU
-# 0's own background IPIs during a row.  "exits" is all of vCPU 0's exits
+# KVM_HC_SEND_IPI hypercalls (ipi_traffic sends from CPU 0) with the
+# vector of the kind measured, counted by per-vCPU, per-ICR-value
+# histograms of KVM's trace events in L1; exact, apart from CPU 0's own
+# IPIs of the same vector during a row.  "exits" is all of vCPU 0's exits
 # (including timer and halt exits).  Prints a markdown table; checks that no IPI was lost,
 # that auto mode is at the minimum of the forced transports in every row and
 # that the kernel's own paths are never better than auto.
@@ -35,6 +36,24 @@ TABLE=/tmp/exits.table
 : >$TABLE
 stat() { sed -n "s/^$1 //p" $K/stats 2>/dev/null; }
 
+# The vectors an ipi_traffic kind sends: only the sender's IPIs with those
+# vectors count, so its other IPIs (reschedule kicks to the busy targets)
+# do not blur the call-function rows.  The kernel sends a call-function
+# IPI with one target by the single vector, so both count.
+vectors_of() {
+	case $1 in
+	resched) echo 253 ;;
+	*) echo 251 252 ;;
+	esac
+}
+# vsum NAME WORDS...: the sum of NAME_<v> over the vectors in $vecs.
+vsum() {
+	n=$1 s=0
+	shift
+	for v in $vecs; do s=$((s + $(counter "${n}_$v" "$@"))); done
+	echo $s
+}
+
 # measure LABEL KIND K: one row; appends "label kind k icr hc exits" to $TABLE.
 measure() {
 	a=$(l1_counters) || { ktap_fail "$1 $2 k=$3: no answer from L1"; return; }
@@ -42,8 +61,9 @@ measure() {
 	r=$(traffic "$2" "$OPS" "$(targets_of "$3")")
 	b=$(l1_counters)
 	s1=$(stat kernel_shorthand)
-	icr=$(($(counter icr_writes $b) - $(counter icr_writes $a)))
-	hc=$(($(counter sender_hypercalls $b) - $(counter sender_hypercalls $a)))
+	vecs=$(vectors_of "$2")
+	icr=$(($(vsum icr_writes $b) - $(vsum icr_writes $a)))
+	hc=$(($(vsum sender_hypercalls $b) - $(vsum sender_hypercalls $a)))
 	ex=$(($(counter sender_exits $b) - $(counter sender_exits $a)))
 	sh=$((${s1:-0} - ${s0:-0}))
 	cyc=$(field cycles "$r")
