@@ -19,16 +19,35 @@ host) FRAGMENTS="scripts/config/base.config" ;;
 *) die "unknown kernel flavour $FLAVOUR (debug or host)" ;;
 esac
 
+# IPI_STEER_HOST_PATCHES=none builds the same kernel without
+# host-patches/ (to compare the upstream KVM selftests with and without
+# them); its trees are cached beside the patched ones.
+PATCHES=${IPI_STEER_HOST_PATCHES:-series}
+case "$PATCHES" in
+series) TAG= ;;
+none) TAG=nopatch- ;;
+*) die "IPI_STEER_HOST_PATCHES must be series or none" ;;
+esac
+
 patch_files() {
+	[ "$PATCHES" = series ] || return 0
 	[ -f "$TOP/host-patches/series" ] || return 0
 	grep -Ev '^[[:space:]]*(#|$)' "$TOP/host-patches/series" |
 		sed "s|^|$TOP/host-patches/|"
 }
 
+# The options the host patches add, checked like the others when the
+# series has patches.
+if [ -n "$(patch_files)" ]; then
+	FRAGMENTS="$FRAGMENTS scripts/config/host-patches.config"
+	[ "$FLAVOUR" = debug ] && FRAGMENTS="$FRAGMENTS scripts/config/host-patches-debug.config"
+fi
+
+
 src_key() {
 	# shellcheck disable=SC2046
-	key_of "$(kernel_toolchain_key)" "$KERNEL_VERSION" "$TOP/host-patches/series" \
-		$(patch_files) "$TOP/scripts/kernel.sh"
+	key_of "$(kernel_toolchain_key)" "$KERNEL_VERSION" "$PATCHES" \
+		"$TOP/host-patches/series" $(patch_files) "$TOP/scripts/kernel.sh"
 }
 
 kernel_key() {
@@ -107,16 +126,19 @@ case "${1:-}" in
 --src-key) src_key; exit 0 ;;
 esac
 
-SRCDIR="linux-$KERNEL_VERSION-$(src_key)"
-KDIR="kbuild-$FLAVOUR-$(kernel_key)"
+SRCDIR="linux-$KERNEL_VERSION-$TAG$(src_key)"
+KDIR="kbuild-$FLAVOUR-$TAG$(kernel_key)"
 if [ ! -f "$CACHE/$KDIR/.complete" ]; then
 	"$TOP/scripts/toolchain.sh"
 	t0=$(date +%s)
-	IPI_STEER_KERNEL_FLAVOUR=$FLAVOUR IN_ROOT_ENV=IPI_STEER_KERNEL_FLAVOUR \
+	IPI_STEER_KERNEL_FLAVOUR=$FLAVOUR IPI_STEER_HOST_PATCHES=$PATCHES \
+		IN_ROOT_ENV="IPI_STEER_KERNEL_FLAVOUR IPI_STEER_HOST_PATCHES" \
 		in_root /src/scripts/kernel.sh --inner "/cache/$SRCDIR" "/cache/$KDIR"
 	log "kernel built in $(($(date +%s) - t0)) s"
-	# Keep only the current source tree and build tree of each flavour.
-	for d in "$CACHE"/linux-* "$CACHE"/kbuild-"$FLAVOUR"-*; do
+	# Keep only the current source tree and build tree of each flavour,
+	# with and without the host patches.
+	for d in "$CACHE"/linux-"$KERNEL_VERSION"-"$TAG"[0-9a-f]* \
+		"$CACHE"/kbuild-"$FLAVOUR"-"$TAG"[0-9a-f]*; do
 		case "$d" in
 		*/"$SRCDIR" | */"$KDIR") ;;
 		*) [ -d "$d" ] && rm -rf --one-file-system "$d" ;;

@@ -6,9 +6,13 @@
 
 . "$(dirname "$0")/common.sh"
 
-# The upstream tests every run needs; more can be listed in KSFT_EXTRA.
+# The upstream tests every run needs, the host patches' own test when the
+# series has patches; more can be listed in KSFT_EXTRA.
 KSFT_TESTS="x86/xapic_ipi_test x86/xapic_state_test x86/kvm_pv_test
 x86/hyperv_ipi x86/fix_hypercall_test ${KSFT_EXTRA:-}"
+if grep -Eqv '^[[:space:]]*(#|$)' "$TOP/host-patches/series"; then
+	KSFT_TESTS="$KSFT_TESTS x86/ipi_accel_info_test"
+fi
 
 KDIR=$("$TOP/scripts/kernel.sh")
 SRC="$CACHE/linux-$KERNEL_VERSION-$("$TOP/scripts/kernel.sh" --src-key)"

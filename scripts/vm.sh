@@ -95,11 +95,14 @@ if [ "${INNER:-0}" = 1 ]; then
 	stage_common "$G" guest "$GUEST_TESTS"
 	for t in $GUEST_TESTS; do cp "/src/selftests/guest/$t.sh" "$G/tests/"; done
 	[ "$MODE" = nested ] && echo NESTED=1 >>"$G/etc/harness.conf"
-	# L1 runs the host patches when the series lists any: L2 then gets
-	# the host's answer to KVM_HC_IPI_ACCEL_INFO.
-	if [ "$MODE" = nested ] && [ "${IPI_STEER_L1_PATCHES:-series}" = series ] &&
-		grep -Eqv '^[[:space:]]*(#|$)' /src/host-patches/series; then
-		echo EXPECT_HOST_HINT=1 >>"$G/etc/harness.conf"
+	# With patches in the series, the test kernel carries them (and their
+	# KUnit suite), and so does L1 unless told otherwise: L2 then gets the
+	# host's answer to KVM_HC_IPI_ACCEL_INFO.
+	if grep -Eqv '^[[:space:]]*(#|$)' /src/host-patches/series; then
+		echo HOST_PATCHES=1 >>"$G/etc/harness.conf"
+		if [ "$MODE" = nested ] && [ "${IPI_STEER_L1_PATCHES:-series}" = series ]; then
+			echo EXPECT_HOST_HINT=1 >>"$G/etc/harness.conf"
+		fi
 	fi
 	for e in $ENVS; do echo "${e%%=*}=\"${e#*=}\"" >>"$G/etc/harness.conf"; done
 	# Fault demo: IPI_STEER_FAULT=guest_panic panics the test guest.
