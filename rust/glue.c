@@ -325,19 +325,20 @@ long ipi_steer_glue_kvm_send_ipi(u64 bitmap_low, u64 bitmap_high, u32 min,
 }
 
 /**
- * ipi_steer_glue_kvm_hypercall0 - a KVM hypercall without arguments
+ * ipi_steer_glue_kvm_hypercall0 - a KVM hypercall whose arguments are zero
  * @nr: hypercall number
  *
  * Used for KVM_HC_IPI_ACCEL_INFO, which kernels without the host patches do
- * not define: the number comes from Rust (rust/core/src/hint.rs).  A host
- * that does not know @nr returns -KVM_ENOSYS.
+ * not define: the number comes from Rust (rust/core/src/hint.rs).  Its four
+ * argument registers are reserved and must be zero (kvm_hypercall0() leaves
+ * them as they are).  A host that does not know @nr returns -KVM_ENOSYS.
  *
  * Context: any; only called when the KVM signature was found.
  * Return: the host's answer.
  */
 long ipi_steer_glue_kvm_hypercall0(unsigned int nr)
 {
-	return kvm_hypercall0(nr);
+	return kvm_hypercall4(nr, 0, 0, 0, 0);
 }
 
 /**

@@ -263,7 +263,8 @@ pub(crate) unsafe fn kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_
     unsafe { ipi_steer_glue_kvm_send_ipi(low, high, min, icr) }
 }
 
-/// Issues KVM hypercall `nr` without arguments and returns the host's answer.
+/// Issues KVM hypercall `nr` with all four arguments zero and returns the
+/// host's answer.
 ///
 /// # Safety
 ///
