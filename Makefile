@@ -8,12 +8,14 @@
 #   make check      every test: cargo tests, module builds, guest tests under
 #                   TCG and in nested L2, KVM selftests in L1
 #   make soak       long reliability runs: make soak DURATION=<minutes>
+#   make kvm-compare  upstream KVM selftests in L1 without and with the host
+#                   patches, side by side
 #   make core-test  only the userspace tests of the shared core
 #   make clean      remove build/ (the cache stays; see README)
 
 SHELL := /bin/bash
 
-.PHONY: all module toolchain kernel kselftests core-test intree run check soak clean
+.PHONY: all module toolchain kernel kselftests core-test intree run check soak kvm-compare clean
 
 all: module
 
@@ -43,6 +45,9 @@ check:
 
 soak:
 	@DURATION=$(DURATION) scripts/soak.sh
+
+kvm-compare:
+	@scripts/kvm-compare.sh
 
 clean:
 	rm -rf build

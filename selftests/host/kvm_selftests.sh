@@ -9,7 +9,7 @@ ktap_plan "$n"
 [ -e /dev/kvm ] || echo "# /dev/kvm missing: KVM did not initialise in L1"
 for t in $tests; do
 	echo "# running $t"
-	timeout -k 5 300 "/kselftest/$t" >/tmp/ksft.out 2>&1
+	timeout -k 5 "${KSFT_TIMEOUT:-300}" "/kselftest/$t" >/tmp/ksft.out 2>&1
 	rc=$?
 	sed 's/^/# /' /tmp/ksft.out | tail -n 20
 	case $rc in
