@@ -5,7 +5,9 @@
 # drivers/virt/ipi_steer (with the top-level Kconfig), then build it as =m and
 # as =y (linked into vmlinux), each in its own copy of the kernel build
 # directory.  The copies are kept and rebuilt incrementally; a run with
-# unchanged sources rebuilds nothing.
+# unchanged sources rebuilds nothing.  The =m copy also builds KVM as
+# modules (kvm, kvm-amd, kvm-intel) with the host patches and KVM_WERROR:
+# the test kernel proves them built in (=y), this proves them as modules.
 
 . "$(dirname "$0")/common.sh"
 
@@ -40,17 +42,24 @@ inner() {
 	fi
 	local mk=(make -s -C "$src" O="$out" LLVM=1)
 	case "$mode" in
-	m) "$src/scripts/config" --file "$out/.config" --module IPI_STEER ;;
+	m) "$src/scripts/config" --file "$out/.config" --module IPI_STEER \
+		--module KVM --module KVM_AMD --module KVM_INTEL ;;
 	y) "$src/scripts/config" --file "$out/.config" --enable IPI_STEER ;;
 	esac
 	"${mk[@]}" olddefconfig >/dev/null
 	grep -qx "CONFIG_IPI_STEER=$mode" "$out/.config" ||
 		die "in-tree: CONFIG_IPI_STEER=$mode did not stick ($(grep IPI_STEER "$out/.config"))"
+	if [ "$mode" = m ]; then
+		grep -qx "CONFIG_KVM=m" "$out/.config" ||
+			die "in-tree: CONFIG_KVM=m did not stick"
+	fi
 
-	local target=modules
+	# =m: vmlinux is relinked too, since KVM moved out of it.
+	local target="bzImage modules"
 	[ "$mode" = y ] && target=bzImage
 	log "in-tree build, CONFIG_IPI_STEER=$mode ($target)"
-	"${mk[@]}" -j"$(nproc)" "$target" >"$out/build.log" 2>&1 || {
+	# shellcheck disable=SC2086
+	"${mk[@]}" -j"$(nproc)" $target >"$out/build.log" 2>&1 || {
 		tail -40 "$out/build.log" >&2
 		die "in-tree build with CONFIG_IPI_STEER=$mode failed"
 	}
@@ -60,7 +69,17 @@ inner() {
 	fi
 	case "$mode" in
 	m) [ -f "$out/drivers/virt/ipi_steer/ipi_steer.ko" ] ||
-		die "in-tree =m produced no ipi_steer.ko" ;;
+		die "in-tree =m produced no ipi_steer.ko"
+		for f in kvm kvm-amd kvm-intel; do
+			[ -f "$out/arch/x86/kvm/$f.ko" ] || die "KVM=m produced no $f.ko"
+		done
+		if grep -q '^CONFIG_KVM_IPI_ACCEL_INFO=y' "$out/.config"; then
+			nm "$out/arch/x86/kvm/kvm.ko" | grep -q ' T kvm_ipi_accel_info$' ||
+				die "KVM=m: the host patches' Rust logic is not in kvm.ko"
+			grep -E 'warning:|error:' "$out/build.log" | grep -q 'arch/x86/kvm' &&
+				die "KVM=m with the host patches is not warning-free"
+		fi
+		log "in-tree: kvm.ko, kvm-amd.ko, kvm-intel.ko built as modules" ;;
 	y) nm "$out/vmlinux" | grep -q ' ipi_steer_glue_features$' ||
 		die "in-tree =y: ipi_steer is not in vmlinux" ;;
 	esac
