@@ -165,8 +165,17 @@ run_l2_once() {
 		done
 	) &
 	watchdog=$!
+	# KVM in L1 is built in and takes its default guest TSC rate from
+	# L1's early TSC calibration; when L1 later refines its TSC rate by
+	# more than KVM's 250 ppm tolerance, every vCPU of L2 asks for a rate
+	# "below hardware speed" (in L1's log), which KVM cannot give without
+	# TSC scaling, and L2's clock breaks: seen in every run whose L2s died
+	# at boot.  Ask for L1's refined rate instead.
+	cpu=host
+	mhz=$(dmesg | sed -n 's/.*Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | tail -n1)
+	[ -n "$mhz" ] && cpu="host,tsc-frequency=${mhz}000"
 	{
-		timeout -k 5 "${L2_TIMEOUT:-1200}" qemu-system-x86_64 -enable-kvm -cpu host \
+		timeout -k 5 "${L2_TIMEOUT:-1200}" qemu-system-x86_64 -enable-kvm -cpu "$cpu" \
 			-name l2,debug-threads=on \
 			-smp "$L2_SMP" -m 768M -vga none -display none -serial stdio -monitor none \
 			-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
@@ -227,6 +236,13 @@ run_l2() {
 	echo 'hist:keys=common_pid,a3 if nr == 10' >$e/kvm_hypercall/trigger
 	echo 'hist:keys=common_pid' >$e/kvm_exit/trigger
 	VCPU0=
+	# L1 refines its TSC rate a few seconds after boot (see run_l2_once):
+	# wait for it, so that L2 starts at the final rate.
+	i=0
+	while [ $i -lt 30 ] && ! dmesg | grep -q 'Refined TSC clocksource calibration\|TSC unstable'; do
+		sleep 1
+		i=$((i + 1))
+	done
 	mkfifo /tmp/l2in
 	exec 3<>/tmp/l2in
 	# Under TCG, L2 sometimes dies under the emulated SVM: QEMU exits
@@ -249,7 +265,7 @@ run_l2() {
 		for t in $L2_TESTS; do
 			grep -qx "$t" /tmp/l2passed || todo="$todo${todo:+,}$t"
 		done
-		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt tests=$todo@@"
+		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt tests=$todo L1 TSC: $(dmesg | sed -n 's/.*Refined TSC clocksource calibration: //p' | tail -n1)@@"
 		# A short RCU stall timeout while L2 settles, see run_tests.
 		L2_ARGS="$L2_CMDLINE harness.tests=$todo rcupdate.rcu_cpu_stall_timeout=5"
 		run_l2_once
