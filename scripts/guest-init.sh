@@ -265,6 +265,8 @@ run_l2() {
 		for t in $L2_TESTS; do
 			grep -qx "$t" /tmp/l2passed || todo="$todo${todo:+,}$t"
 		done
+		# A new QEMU has new vCPU threads: find vCPU 0 again.
+		VCPU0=
 		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt tests=$todo L1 TSC: $(dmesg | sed -n 's/.*Refined TSC clocksource calibration: //p' | tail -n1)@@"
 		# A short RCU stall timeout while L2 settles, see run_tests.
 		L2_ARGS="$L2_CMDLINE harness.tests=$todo rcupdate.rcu_cpu_stall_timeout=5"
