@@ -9,8 +9,6 @@
 //! most `MAX_POINTS` points per transport.  Too few CPUs or too noisy
 //! samples give an error and leave the cost table as it was.
 
-use crate::hint::HintError;
-use crate::hint::HostHint;
 use crate::apic::ApicId;
 use crate::apic::Vector;
 use crate::calibrate;
@@ -20,6 +18,8 @@ use crate::calibrate::Point;
 use crate::calibrate::Series;
 use crate::glue;
 use crate::glue::IrqGuard;
+use crate::hint::HintError;
+use crate::hint::HostHint;
 use crate::hypercall;
 use crate::kvm::KvmHcSendIpi;
 use crate::profile::Costs;
@@ -138,7 +138,9 @@ pub(crate) fn run(features: &Features, costs: &Costs) -> Report {
         }
         for (ci, &k) in COUNTS.iter().enumerate() {
             let Some(targets) = ids.get(..k) else { break };
-            let Some(slots) = samples.get_mut(ti).and_then(|s| s.get_mut(ci)) else { break };
+            let Some(slots) = samples.get_mut(ti).and_then(|s| s.get_mut(ci)) else {
+                break;
+            };
             let mut ok = true;
             for slot in slots.iter_mut() {
                 match time_one(t, targets) {
@@ -158,7 +160,9 @@ pub(crate) fn run(features: &Features, costs: &Costs) -> Report {
     // Medians for the report (on copies: the fit sorts its own samples).
     for (ti, &t) in transports.iter().enumerate() {
         for ci in 0..used.get(ti).copied().unwrap_or(0) {
-            let Some(s) = samples.get(ti).and_then(|s| s.get(ci)) else { continue };
+            let Some(s) = samples.get(ti).and_then(|s| s.get(ci)) else {
+                continue;
+            };
             let mut copy = *s;
             sort::sort(&mut copy);
             let k = COUNTS.get(ci).copied().unwrap_or(0) as u32;
@@ -170,8 +174,14 @@ pub(crate) fn run(features: &Features, costs: &Costs) -> Report {
     }
 
     let [x2, hc] = &mut samples;
-    let mut x2_points = x2.each_mut().map(|s| Point { targets: 0, samples: s });
-    let mut hc_points = hc.each_mut().map(|s| Point { targets: 0, samples: s });
+    let mut x2_points = x2.each_mut().map(|s| Point {
+        targets: 0,
+        samples: s,
+    });
+    let mut hc_points = hc.each_mut().map(|s| Point {
+        targets: 0,
+        samples: s,
+    });
     for (ci, &k) in COUNTS.iter().enumerate() {
         if let Some(p) = x2_points.get_mut(ci) {
             p.targets = k as u32;

@@ -39,7 +39,10 @@ mod tests {
 
     #[test]
     fn icr_encoding() {
-        assert_eq!(Icr::fixed(Vector::RESCHEDULE, ApicId(5)).0, 0x0000_0005_0000_00fd);
+        assert_eq!(
+            Icr::fixed(Vector::RESCHEDULE, ApicId(5)).0,
+            0x0000_0005_0000_00fd
+        );
         assert_eq!(
             Icr::fixed(Vector::CALL_FUNCTION, ApicId(0xffff_ffff)).0,
             0xffff_ffff_0000_00fc
@@ -48,7 +51,10 @@ mod tests {
 
     #[test]
     fn host_hint_decoding() {
-        assert_eq!(hint::decode(0x1234_03).map(|h| (h.kind, h.generation)), Ok((Kind::X2avic, 0x1234)));
+        assert_eq!(
+            hint::decode(0x1234_03).map(|h| (h.kind, h.generation)),
+            Ok((Kind::X2avic, 0x1234))
+        );
         assert_eq!(hint::decode(1).map(|h| h.kind), Ok(Kind::Ipiv));
         assert_eq!(hint::decode(-1000), Err(HintError::NotAvailable));
         assert_eq!(hint::decode(-22), Err(HintError::Refused(-22)));
@@ -93,7 +99,10 @@ mod tests {
             assert_eq!(plan.targets, 5);
             assert_eq!(plan.ops, 3);
             assert_eq!(plan.hypercalls, 1);
-            assert_eq!(ids, [ApicId(0), ApicId(1), ApicId(2), ApicId(130), ApicId(300)]);
+            assert_eq!(
+                ids,
+                [ApicId(0), ApicId(1), ApicId(2), ApicId(130), ApicId(300)]
+            );
         }
     }
 
@@ -110,7 +119,9 @@ mod tests {
         // Deterministic pseudo-random target sets (LCG), sparse and dense.
         let mut seed: u64 = 0x1234_5678;
         let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
         for costs in [Costs::SKYLAKE, Costs::SPR_IPIV] {

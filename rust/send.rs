@@ -72,7 +72,9 @@ unsafe extern "C" fn send_call_func_single_ipi(cpu: c_int) {
 fn send_unicast(cpu: c_int, vector: Vector, kind: Stat) {
     let Some(st) = state() else { return };
     let irqs = IrqGuard::new();
-    let Some(stats) = st.stats(irqs.cpu()) else { return };
+    let Some(stats) = st.stats(irqs.cpu()) else {
+        return;
+    };
     stats.add(kind, 1);
     let snap = st.config.read(&irqs);
     #[cfg(ipi_steer_fault = "drop_ipi")]
@@ -92,11 +94,15 @@ fn send_unicast(cpu: c_int, vector: Vector, kind: Stat) {
 unsafe extern "C" fn send_call_func_ipi(mask: *const bindings::cpumask) {
     let Some(st) = state() else { return };
     let irqs = IrqGuard::new();
-    let Some(stats) = st.stats(irqs.cpu()) else { return };
+    let Some(stats) = st.stats(irqs.cpu()) else {
+        return;
+    };
     stats.add(Stat::CallFunction, 1);
     let snap = st.config.read(&irqs);
     // SAFETY: on this CPU with interrupts off; dropped before `irqs`.
-    let Some(scratch) = (unsafe { st.scratch(&irqs) }) else { return };
+    let Some(scratch) = (unsafe { st.scratch(&irqs) }) else {
+        return;
+    };
     // SAFETY: `mask` comes from the kernel's caller; preemption is off.
     let Some((n, all_but_self)) = (unsafe { glue::mask_apicids(mask, &mut scratch.ids) }) else {
         // More targets than possible CPUs cannot happen; stay correct anyway.
@@ -110,18 +116,22 @@ unsafe extern "C" fn send_call_func_ipi(mask: *const bindings::cpumask) {
     };
     stats.add(Stat::CallFunctionTargets, n as u64);
     let ids = scratch.ids.get_mut(..n).unwrap_or(&mut []);
-    let plan = snap
-        .policy
-        .plan(ids, &mut scratch.ops, &mut scratch.words);
+    let plan = snap.policy.plan(ids, &mut scratch.ops, &mut scratch.words);
     let delegate = match plan {
         // One all-but-self shorthand ICR write is one exit: no plan that
         // costs an exit beats it, and the kernel's own path sends it.
-        Ok(p) => all_but_self && p.exits >= 1 && matches!(snap.config.mode, crate::profile::Mode::Auto),
+        Ok(p) => {
+            all_but_self && p.exits >= 1 && matches!(snap.config.mode, crate::profile::Mode::Auto)
+        }
         Err(_) => true,
     };
     if delegate {
         stats.add(
-            if plan.is_ok() { Stat::KernelShorthand } else { Stat::FallbackKernel },
+            if plan.is_ok() {
+                Stat::KernelShorthand
+            } else {
+                Stat::FallbackKernel
+            },
             1,
         );
         drop(irqs);

@@ -11,11 +11,11 @@ use kernel::sync::atomic::Atomic;
 use kernel::sync::atomic::Relaxed;
 use kernel::sync::atomic::Release;
 
-use crate::hint::HintError;
-use crate::hint::HostHint;
 use crate::apic::ApicId;
 use crate::calibration::Report;
 use crate::glue;
+use crate::hint::HintError;
+use crate::hint::HostHint;
 use crate::plan::scratch_words;
 use crate::plan::Op;
 use crate::plan::Policy;
@@ -301,7 +301,10 @@ impl State {
     /// Must be called on `cpu` with interrupts off (`irqs_off`), from an IPI
     /// path, and the reference dropped before interrupts are enabled again.
     #[inline]
-    #[expect(clippy::mut_from_ref, reason = "exclusive per CPU, see the type invariants")]
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "exclusive per CPU, see the type invariants"
+    )]
     pub(crate) unsafe fn scratch(&self, irqs_off: &glue::IrqGuard) -> Option<&mut Scratch> {
         let cell = self.scratch.get(irqs_off.cpu())?;
         // SAFETY: this CPU, interrupts off, no nesting: exclusive (type invariants).
@@ -310,7 +313,10 @@ impl State {
 
     /// Returns the CPU whose APIC id is `id`.
     pub(crate) fn cpu_of(&self, id: ApicId) -> Option<c_int> {
-        let i = self.apic_to_cpu.binary_search_by_key(&id.0, |&(a, _)| a).ok()?;
+        let i = self
+            .apic_to_cpu
+            .binary_search_by_key(&id.0, |&(a, _)| a)
+            .ok()?;
         let &(_, cpu) = self.apic_to_cpu.get(i)?;
         c_int::try_from(cpu).ok()
     }

@@ -114,10 +114,11 @@ impl kernel::Module for IpiSteer {
             costs: calibration::choose(&hint, &report),
             mode: Mode::Auto,
         };
-        let first = Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0, report, hint).map_err(|_| {
-            pr_err!("refusing to load: no usable IPI transport\n");
-            ENODEV
-        })?;
+        let first =
+            Snapshot::new(config, f & glue::F_PV_SCHED_YIELD != 0, report, hint).map_err(|_| {
+                pr_err!("refusing to load: no usable IPI transport\n");
+                ENODEV
+            })?;
         let state = KBox::new(State::new(f, saved, first, glue::nr_cpu_ids())?, GFP_KERNEL)?;
         send::STATE.store(&*state as *const State, Release);
 
@@ -126,7 +127,10 @@ impl kernel::Module for IpiSteer {
             return Err(e);
         }
         if let Err(e) = glue::swap_ops(&send::OPS, Some(&saved)) {
-            pr_err!("refusing to load: smp_ops changed while installing ({:?})\n", e);
+            pr_err!(
+                "refusing to load: smp_ops changed while installing ({:?})\n",
+                e
+            );
             glue::sysfs_exit();
             send::STATE.store(core::ptr::null(), Release);
             return Err(e);
@@ -161,7 +165,9 @@ impl Drop for IpiSteer {
         match glue::swap_ops(&self.state.saved, Some(&send::OPS)) {
             Ok(_) => {}
             Err(_) => {
-                pr_warn!("smp_ops changed while ipi_steer was loaded; restoring the kernel's paths\n");
+                pr_warn!(
+                    "smp_ops changed while ipi_steer was loaded; restoring the kernel's paths\n"
+                );
                 let _ = glue::swap_ops(&self.state.saved, None);
             }
         }

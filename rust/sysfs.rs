@@ -104,10 +104,14 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
                     h.generation
                 )?,
                 Err(HintError::NotAvailable) => writeln!(w, "host_accel: unknown (no host hint)")?,
-                Err(HintError::Refused(e)) => writeln!(w, "host_accel: unknown (host hint refused: {})", e)?,
-                Err(HintError::Unknown(v)) => {
-                    writeln!(w, "host_accel: unknown (host hint not understood: {:#x})", v)?
+                Err(HintError::Refused(e)) => {
+                    writeln!(w, "host_accel: unknown (host hint refused: {})", e)?
                 }
+                Err(HintError::Unknown(v)) => writeln!(
+                    w,
+                    "host_accel: unknown (host hint not understood: {:#x})",
+                    v
+                )?,
             }
             write!(w, "transports:")?;
             for t in IMPLEMENTED {
@@ -156,7 +160,11 @@ fn show_calibration(r: &calibration::Report, w: &mut PageWriter<'_>) -> core::fm
             CalError::TooNoisy {
                 targets,
                 spread_pct,
-            } => writeln!(w, "status: error: too noisy at {} targets (spread {}%)", targets, spread_pct)?,
+            } => writeln!(
+                w,
+                "status: error: too noisy at {} targets (spread {}%)",
+                targets, spread_pct
+            )?,
             CalError::TooFewSamples { targets } => {
                 writeln!(w, "status: error: too few samples at {} targets", targets)?
             }
@@ -164,7 +172,12 @@ fn show_calibration(r: &calibration::Report, w: &mut PageWriter<'_>) -> core::fm
             _ => writeln!(w, "status: error: fit out of range")?,
         },
     }
-    writeln!(w, "samples: {} per point; timer overhead: {} cycles", calibration::SAMPLES, r.overhead)?;
+    writeln!(
+        w,
+        "samples: {} per point; timer overhead: {} cycles",
+        calibration::SAMPLES,
+        r.overhead
+    )?;
     for &(t, k, m) in r.medians.iter().take(r.points) {
         writeln!(w, "median {} {} targets: {} cycles", t.name(), k, m)?;
     }
@@ -283,7 +296,11 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
 ///
 /// `buf` must be valid for writes of `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn ipi_steer_sysfs_show(attr: c_uint, buf: *mut u8, len: usize) -> c_long {
+pub(crate) unsafe extern "C" fn ipi_steer_sysfs_show(
+    attr: c_uint,
+    buf: *mut u8,
+    len: usize,
+) -> c_long {
     let Some(st) = state() else {
         return ENODEV.to_errno() as c_long;
     };
@@ -301,7 +318,11 @@ pub(crate) unsafe extern "C" fn ipi_steer_sysfs_show(attr: c_uint, buf: *mut u8,
 ///
 /// `buf` must be valid for reads of `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn ipi_steer_sysfs_store(attr: c_uint, buf: *const u8, len: usize) -> c_long {
+pub(crate) unsafe extern "C" fn ipi_steer_sysfs_store(
+    attr: c_uint,
+    buf: *const u8,
+    len: usize,
+) -> c_long {
     let Some(st) = state() else {
         return ENODEV.to_errno() as c_long;
     };

@@ -11,6 +11,10 @@ for crate in rust/core rust/sim; do
 	[ -f "$TOP/$crate/Cargo.toml" ] || continue
 	log "cargo test ($crate)"
 	(cd "$TOP/$crate" && cargo test --quiet 2>&1) || die "cargo test failed in $crate"
+	if cargo fmt --version >/dev/null 2>&1; then
+		(cd "$TOP/$crate" && cargo fmt --check >/dev/null 2>&1) ||
+			die "rust code is not rustfmt-clean in $crate (cargo fmt --check)"
+	fi
 	if cargo clippy --version >/dev/null 2>&1; then
 		(cd "$TOP/$crate" && cargo clippy --quiet --all-targets -- -D warnings 2>&1) ||
 			die "clippy is not clean in $crate"

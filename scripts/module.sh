@@ -30,6 +30,14 @@ build() {
 # IPI_STEER_FAULT=drop_ipi builds a module that loses one IPI (fault demo).
 fault=
 [ "${IPI_STEER_FAULT:-}" = drop_ipi ] && fault=IPI_STEER_FAULT=drop_ipi
+# The module's Rust (and the core files it mounts) must be rustfmt-clean,
+# with the kernel toolchain's rustfmt and the project's settings.
+mkdir -p "$TOP/build"
+in_root sh -c 'cd /src && rustfmt --edition 2021 --config-path rust/core/.rustfmt.toml \
+	--check rust/*.rs' >"$TOP/build/rustfmt.log" 2>&1 || {
+	grep -v '^Warning' "$TOP/build/rustfmt.log" >&2
+	die "rust/*.rs is not rustfmt-clean"
+}
 build "" build/module CONFIG_IPI_STEER=m $fault
 # The copy the test guests load: the same module plus its KUnit suite and
 # the fault_hypercall knob (off unless a test arms it).

@@ -121,7 +121,8 @@ pub fn decode(ret: i64) -> Result<HostHint, HintError> {
         3 => Kind::X2avic,
         _ => return Err(HintError::Unknown(ret)),
     };
-    let generation = u32::try_from((ret >> 8) & 0xffff_ffff).map_err(|_| HintError::Unknown(ret))?;
+    let generation =
+        u32::try_from((ret >> 8) & 0xffff_ffff).map_err(|_| HintError::Unknown(ret))?;
     Ok(HostHint { kind, generation })
 }
 
@@ -131,9 +132,23 @@ mod tests {
 
     #[test]
     fn every_kind_decodes() {
-        for (v, k) in [(0, Kind::None), (1, Kind::Ipiv), (2, Kind::Avic), (3, Kind::X2avic)] {
-            assert_eq!(decode(v), Ok(HostHint { kind: k, generation: 0 }));
-            assert_eq!(decode(v | 0xffff_ffff << 8).map(|h| h.generation), Ok(u32::MAX));
+        for (v, k) in [
+            (0, Kind::None),
+            (1, Kind::Ipiv),
+            (2, Kind::Avic),
+            (3, Kind::X2avic),
+        ] {
+            assert_eq!(
+                decode(v),
+                Ok(HostHint {
+                    kind: k,
+                    generation: 0
+                })
+            );
+            assert_eq!(
+                decode(v | 0xffff_ffff << 8).map(|h| h.generation),
+                Ok(u32::MAX)
+            );
         }
     }
 
@@ -152,11 +167,20 @@ mod tests {
     fn accelerated_kinds_make_icr_writes_free_of_exits() {
         use crate::profile::{Features, Transport};
         for k in [Kind::Ipiv, Kind::Avic, Kind::X2avic] {
-            let f = Features { host_accel: k.host_accel(), ..Features::KVM_X2APIC };
+            let f = Features {
+                host_accel: k.host_accel(),
+                ..Features::KVM_X2APIC
+            };
             assert_eq!(f.exits_per_op(Transport::X2apicIcr), 0);
-            assert!(k.costs().get(Transport::X2apicIcr).per_op < Costs::SKYLAKE.get(Transport::X2apicIcr).per_op);
+            assert!(
+                k.costs().get(Transport::X2apicIcr).per_op
+                    < Costs::SKYLAKE.get(Transport::X2apicIcr).per_op
+            );
         }
-        let f = Features { host_accel: Kind::None.host_accel(), ..Features::KVM_X2APIC };
+        let f = Features {
+            host_accel: Kind::None.host_accel(),
+            ..Features::KVM_X2APIC
+        };
         assert_eq!(f.exits_per_op(Transport::X2apicIcr), 1);
     }
 }
