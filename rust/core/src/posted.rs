@@ -8,6 +8,10 @@
 //! (notification vector, bits 16-23) and NDST (notification destination, bits
 //! 32-63; in xAPIC mode the 8-bit APIC id sits in bits 8-15 of NDST). The module
 //! applies the words computed here with atomic operations on the shared descriptor.
+//!
+//! [`PostStep`] is the guest-side sender: it says which atomic operation comes
+//! next from what the previous one observed, so the module runs the loop and the
+//! protocol model (`rust/model`) explores every interleaving of the same steps.
 
 #![forbid(unsafe_code)]
 
@@ -36,6 +40,12 @@ pub const PID_NDST_MASK: u64 = 0xffff_ffff << PID_NDST_SHIFT;
 
 /// Number of 64-bit words in the PIR.
 pub const PIR_WORDS: usize = 4;
+
+/// `POSTED_INTR_VECTOR`: the NV KVM keeps while the vCPU may run.
+pub const POSTED_INTR_VECTOR: u8 = 0xf2;
+
+/// `POSTED_INTR_WAKEUP_VECTOR`: the NV KVM sets while the vCPU blocks.
+pub const POSTED_INTR_WAKEUP_VECTOR: u8 = 0xf1;
 
 /// The control word of a posted-interrupt descriptor (bytes 32-39).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -88,6 +98,20 @@ impl PiControl {
     /// Returns a copy with the raw notification destination replaced.
     pub fn with_ndst(self, ndst: u32) -> Self {
         Self((self.0 & !PID_NDST_MASK) | (u64::from(ndst) << PID_NDST_SHIFT))
+    }
+
+    /// Returns the word that sets ON, or `None` when ON or SN is already set.
+    ///
+    /// The sender's `cmpxchg` loop on the control word writes this word, retries
+    /// with the fresh value on failure, and stops without writing on `None`: the
+    /// word it last saw is then what [`PostStep::after_on`] decides from, so NV
+    /// and NDST come from the same atomic snapshot as the ON transition.
+    pub const fn claim_on(self) -> Option<Self> {
+        if self.on() || self.sn() {
+            None
+        } else {
+            Some(self.with_on(true))
+        }
     }
 
     /// Returns the APIC id named by NDST, decoded for the given APIC mode.
@@ -203,6 +227,106 @@ impl PiDesc {
     }
 }
 
+/// Why a post went to the next-best transport instead of the descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fallback {
+    /// The host offers no descriptor for the target, or withdrew it.
+    Absent,
+    /// SN was set before the PIR was touched: the target is not in guest mode.
+    Suppressed,
+}
+
+/// How a post through the descriptor ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Posted {
+    /// The PIR bit was already set: this vector is pending and coalesces, as in the IRR.
+    Coalesced,
+    /// ON was already set: whoever set it sends (or sent) the notification.
+    Pending,
+    /// SN was set by the time ON was tried: KVM moves the PIR to ON when it clears SN.
+    Suppressed,
+    /// This sender set ON and sent the notification.
+    Notified,
+}
+
+/// The next step of a guest-side post to one target, decided from the last one.
+///
+/// The order is KVM's own sender (`__vmx_deliver_posted_interrupt`): set the
+/// PIR bit and stop if it was set; set ON and stop if it was set; only the
+/// sender that flips ON from 0 to 1 notifies. Unlike KVM the guest cannot kick
+/// a vCPU that is out of guest mode, so it reads SN first and, when it is set,
+/// leaves the PIR alone and hands the IPI to KVM (an exit that posts into the
+/// same PIR and wakes the vCPU); touching the PIR first would make KVM's
+/// `pi_test_and_set_pir()` find the bit set and return without the wake-up.
+/// Once the PIR bit is set the post never falls back: KVM could deliver the
+/// vector twice if the bit was harvested in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PostStep {
+    /// Load the control word (`READ_ONCE`), then call [`PostStep::after_load`].
+    LoadControl,
+    /// `lock bts` the vector's PIR bit ([`pir_bit`]), then call [`PostStep::after_pir`].
+    SetPir,
+    /// Set ON with [`PiControl::claim_on`], then call [`PostStep::after_on`].
+    SetOn,
+    /// Send the notification: vector `nv` to the pCPU named by `ndst`; the post is then [`Posted::Notified`].
+    Notify {
+        /// The notification vector, as seen when ON was set.
+        nv: u8,
+        /// The raw NDST field, as seen when ON was set.
+        ndst: u32,
+    },
+    /// Send through the next-best transport (a hypercall or an intercepted ICR write).
+    Fallback(Fallback),
+    /// The post is complete.
+    Done(Posted),
+}
+
+impl PostStep {
+    /// Starts a post: `offered` says whether the host currently offers the target's descriptor.
+    pub const fn start(offered: bool) -> Self {
+        if offered {
+            Self::LoadControl
+        } else {
+            Self::Fallback(Fallback::Absent)
+        }
+    }
+
+    /// Continues after loading the control word `c`.
+    pub const fn after_load(c: PiControl) -> Self {
+        if c.sn() {
+            Self::Fallback(Fallback::Suppressed)
+        } else {
+            Self::SetPir
+        }
+    }
+
+    /// Continues after setting the PIR bit, which `was_set` tells was already set.
+    pub const fn after_pir(was_set: bool) -> Self {
+        if was_set {
+            Self::Done(Posted::Coalesced)
+        } else {
+            Self::SetOn
+        }
+    }
+
+    /// Continues after the ON update, from the control word `seen` it last read.
+    ///
+    /// `seen` is the word the successful exchange replaced, or the word for
+    /// which [`PiControl::claim_on`] returned `None`.
+    pub const fn after_on(seen: PiControl) -> Self {
+        if seen.on() {
+            Self::Done(Posted::Pending)
+        } else if seen.sn() {
+            Self::Done(Posted::Suppressed)
+        } else {
+            Self::Notify {
+                nv: seen.nv(),
+                ndst: seen.ndst(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -237,6 +361,136 @@ mod tests {
             let b = pir_bit(v);
             assert_eq!(b.word, usize::from(v.get() / 64));
             assert_eq!(b.mask.trailing_zeros(), u32::from(v.get() % 64));
+        }
+    }
+
+    /// Runs the stepwise sender on `d` alone, as the module's loop does.
+    fn run(
+        d: &mut PiDesc,
+        v: Vector,
+        offered: bool,
+    ) -> (Option<(u8, u32)>, Result<Posted, Fallback>) {
+        let b = pir_bit(v);
+        let mut step = PostStep::start(offered);
+        let mut notified = None;
+        loop {
+            step = match step {
+                PostStep::LoadControl => PostStep::after_load(d.control),
+                PostStep::SetPir => {
+                    let was = d.pir[b.word] & b.mask != 0;
+                    d.pir[b.word] |= b.mask;
+                    PostStep::after_pir(was)
+                }
+                PostStep::SetOn => {
+                    let seen = d.control;
+                    if let Some(n) = seen.claim_on() {
+                        d.control = n;
+                    }
+                    PostStep::after_on(seen)
+                }
+                PostStep::Notify { nv, ndst } => {
+                    notified = Some((nv, ndst));
+                    PostStep::Done(Posted::Notified)
+                }
+                PostStep::Fallback(f) => return (notified, Err(f)),
+                PostStep::Done(p) => return (notified, Ok(p)),
+            }
+        }
+    }
+
+    #[test]
+    fn stepwise_sender() {
+        let idle = PiDesc {
+            pir: [0; 4],
+            control: PiControl::default()
+                .with_nv(POSTED_INTR_VECTOR)
+                .with_ndst(5),
+        };
+        let mut d = idle;
+        let cf = Vector::CALL_FUNCTION;
+        let rs = Vector::RESCHEDULE;
+        assert_eq!(
+            run(&mut d, cf, true),
+            (Some((POSTED_INTR_VECTOR, 5)), Ok(Posted::Notified))
+        );
+        assert!(d.pending(cf) && d.control.on());
+        assert_eq!(run(&mut d, rs, true), (None, Ok(Posted::Pending)));
+        assert_eq!(run(&mut d, cf, true), (None, Ok(Posted::Coalesced)));
+        // Blocking: NV is the wakeup vector, and the notification carries it.
+        let mut d = idle;
+        d.control = d.control.with_nv(POSTED_INTR_WAKEUP_VECTOR);
+        assert_eq!(
+            run(&mut d, rs, true),
+            (Some((POSTED_INTR_WAKEUP_VECTOR, 5)), Ok(Posted::Notified))
+        );
+        // SN set: the PIR is left to KVM's own sender.
+        let mut d = idle;
+        d.control = d.control.with_sn(true);
+        assert_eq!(run(&mut d, cf, true), (None, Err(Fallback::Suppressed)));
+        assert_eq!(
+            d,
+            PiDesc {
+                control: d.control,
+                ..idle
+            }
+        );
+        let mut d = idle;
+        assert_eq!(run(&mut d, cf, false), (None, Err(Fallback::Absent)));
+        assert_eq!(d, idle);
+    }
+
+    #[test]
+    fn on_step_rules() {
+        let c = PiControl::default()
+            .with_nv(POSTED_INTR_VECTOR)
+            .with_ndst(9);
+        assert_eq!(c.claim_on(), Some(c.with_on(true)));
+        assert_eq!(c.with_on(true).claim_on(), None);
+        assert_eq!(c.with_sn(true).claim_on(), None);
+        assert_eq!(
+            PostStep::after_on(c),
+            PostStep::Notify {
+                nv: POSTED_INTR_VECTOR,
+                ndst: 9
+            }
+        );
+        assert_eq!(
+            PostStep::after_on(c.with_on(true)),
+            PostStep::Done(Posted::Pending)
+        );
+        // SN set between the load and the ON update (the vCPU was preempted):
+        // the PIR bit stays for vmx_vcpu_pi_load(), no fallback.
+        assert_eq!(
+            PostStep::after_on(c.with_sn(true)),
+            PostStep::Done(Posted::Suppressed)
+        );
+        assert_eq!(
+            PostStep::after_on(c.with_sn(true).with_on(true)),
+            PostStep::Done(Posted::Pending)
+        );
+    }
+
+    #[test]
+    fn stepwise_matches_post() {
+        // Where the PIR bit is clear and SN clear, the stepwise sender leaves the
+        // descriptor exactly as the one-shot `post` does, and agrees on notifying.
+        let v = Vector::CALL_FUNCTION_SINGLE;
+        for bits in 0u64..8 {
+            let mut d = PiDesc {
+                pir: [0, 0, 0, bits << 61],
+                control: PiControl::default()
+                    .with_nv(POSTED_INTR_VECTOR)
+                    .with_ndst(1)
+                    .with_on(bits & 1 != 0),
+            };
+            let (one, out) = d.post(v);
+            let (notified, end) = run(&mut d, v, true);
+            assert_eq!(d, one);
+            assert_eq!(
+                notified.is_some(),
+                matches!(out, PostOutcome::Notify { .. })
+            );
+            assert!(end.is_ok());
         }
     }
 
