@@ -113,6 +113,8 @@ pub struct Config {
     pub preempt: u8,
     /// How many times the target may be loaded on the other pCPU.
     pub migrate: u8,
+    /// Whether the host offers the descriptor at the start (if not, every send falls back).
+    pub offered: bool,
     /// Whether the host may withdraw the feature once.
     pub withdraw: bool,
     /// The sender's deliberate bug.
@@ -129,6 +131,7 @@ impl Config {
             scripts,
             preempt: 3,
             migrate: 2,
+            offered: true,
             withdraw: true,
             sender_bug: SenderBug::None,
             host_bug: HostBug::None,
@@ -925,7 +928,7 @@ impl System {
             };
             out.push((Label::HostIrq(c8, label), n));
         }
-        if st.withdraw {
+        if st.withdraw && st.offered {
             let mut n = st.clone();
             n.withdraw = false;
             n.offered = false;
@@ -964,8 +967,8 @@ impl Model for System {
                     .with_nv(POSTED_INTR_VECTOR)
                     .with_ndst(ndst_of(0)),
             },
-            offered: true,
-            intercept: false,
+            offered: self.config.offered,
+            intercept: !self.config.offered,
             virr: 0,
             irq: [0; NCPU],
             vcpu: Vcpu {

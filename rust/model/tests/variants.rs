@@ -174,3 +174,34 @@ fn host_forgetting_sn_is_harmless() {
     // that runs something else, and the next entry syncs the PIR anyway.
     harmless(SenderBug::None, HostBug::NoSn);
 }
+
+#[test]
+fn kvm_alone_needs_the_wakeup_path_too() {
+    // No guest posting at all: every send is KVM's own posted-interrupt
+    // delivery. With the wakeup path it holds; without it (vmx_vcpu_pi_put()
+    // returning early, as when vmx_needs_pi_wakeup() is false) a vCPU that is
+    // preempted and migrated between its block check and schedule() has its
+    // PIR moved to ON by vmx_vcpu_pi_load(), the sender then finds ON set and
+    // skips the wake-up, and the vCPU sleeps on a pending vector.
+    let kvm_only = |host_bug| Config {
+        offered: false,
+        withdraw: false,
+        host_bug,
+        ..Config::new("KVM's sender only", [&[0], &[]])
+    };
+    if let Err(v) = explore(&System {
+        config: kvm_only(HostBug::None),
+    }) {
+        panic!("{v}");
+    }
+    let v = explore(&System {
+        config: kvm_only(HostBug::NoWakeupVector),
+    })
+    .err();
+    let Some(v) = v else {
+        panic!("no violation without the wakeup path");
+    };
+    println!("{v}");
+    assert!(v.what.starts_with("lost interrupt"), "{v}");
+    assert!(v.trace.iter().any(|l| l.contains("pi_load(cpu1)")), "{v}");
+}
