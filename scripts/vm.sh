@@ -24,6 +24,12 @@
 #   --timeout S            wall-clock limit for the whole run; default 900
 #   --accel tcg|kvm        accelerator of the outermost VM.  kvm is for users
 #                          with real hardware virtualization; default tcg
+#   --guest-kernel K       kernel of the guest that runs the guest tests:
+#                          "test" (default: the test kernel with KUnit,
+#                          scftorture and the debug options) or "stock"
+#                          (Debian's own vmlinuz of STOCK_RELEASE, with
+#                          ipi_steer built for it by scripts/stock.sh; no
+#                          KUnit, scftorture or fault injection there)
 #
 # Environment: IPI_STEER_L1_PATCHES=none boots L1 on the host kernel built
 # without host-patches/ (nested mode); IPI_STEER_L1_TCG_THREAD=single runs
@@ -39,6 +45,7 @@
 . "$(dirname "$0")/common.sh"
 
 MODE=tcg NAME= SMP=4 TOPO= L1_SMP=4 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
+GUEST_KERNEL=test
 ACCEL=${IPI_STEER_ACCEL:-tcg}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -55,6 +62,7 @@ while [ $# -gt 0 ]; do
 		ENVS="$ENVS $2"; shift ;;
 	--timeout) TIMEOUT=$2; shift ;;
 	--accel) ACCEL=$2; shift ;;
+	--guest-kernel) GUEST_KERNEL=$2; shift ;;
 	--inner) INNER=1 ;;
 	*) die "unknown option $1 (see the head of scripts/vm.sh)" ;;
 	esac
@@ -62,7 +70,16 @@ while [ $# -gt 0 ]; do
 done
 case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
 case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
+case "$GUEST_KERNEL" in test | stock) ;; *) die "--guest-kernel must be test or stock" ;; esac
 for t in $GUEST_TESTS; do [ -f "$TOP/selftests/guest/$t.sh" ] || die "no guest test $t"; done
+if [ "$GUEST_KERNEL" = stock ]; then
+	for t in $GUEST_TESTS; do
+		case "$t" in
+		kunit | faults | torture | hotplug | loadunload)
+			die "guest test $t needs the test kernel (KUnit, scftorture or fault injection)" ;;
+		esac
+	done
+fi
 for t in $HOST_TESTS; do [ -f "$TOP/selftests/host/$t.sh" ] || die "no host test $t"; done
 NAME=${NAME:-$MODE}
 SMP_ARG=$SMP${TOPO:+,$TOPO}
@@ -71,8 +88,10 @@ SMP_ARG=$SMP${TOPO:+,$TOPO}
 # Inside the toolchain root: build the initramfs images and boot.
 # ---------------------------------------------------------------------------
 if [ "${INNER:-0}" = 1 ]; then
-	KDIR=$IPI_STEER_KDIR      # kernel build directory
+	KDIR=$IPI_STEER_KDIR      # kernel build directory (test kernel)
 	KO=$IPI_STEER_KO          # ipi_steer.ko
+	TRAFFIC=$IPI_STEER_TRAFFIC # ipi_traffic.ko, for the same kernel
+	BZIMAGE=$IPI_STEER_BZIMAGE # the test guest's kernel image
 	KSFT=$IPI_STEER_KSFT      # KVM selftests output directory (nested)
 	HDIR=$IPI_STEER_HDIR      # kernel build of the nested host (no debug options)
 	WORK=/src/build/vm/$NAME
@@ -95,11 +114,12 @@ if [ "${INNER:-0}" = 1 ]; then
 	stage_common "$G" guest "$GUEST_TESTS"
 	for t in $GUEST_TESTS; do cp "/src/selftests/guest/$t.sh" "$G/tests/"; done
 	[ "$MODE" = nested ] && echo NESTED=1 >>"$G/etc/harness.conf"
+	echo "GUEST_KERNEL=$GUEST_KERNEL" >>"$G/etc/harness.conf"
 	# With patches in the series, the test kernel carries them (and their
 	# KUnit suite), and so does L1 unless told otherwise: L2 then gets the
 	# host's answer to KVM_HC_IPI_ACCEL_INFO.
 	if grep -Eqv '^[[:space:]]*(#|$)' /src/host-patches/series; then
-		echo HOST_PATCHES=1 >>"$G/etc/harness.conf"
+		[ "$GUEST_KERNEL" = stock ] || echo HOST_PATCHES=1 >>"$G/etc/harness.conf"
 		if [ "$MODE" = nested ] && [ "${IPI_STEER_L1_PATCHES:-series}" = series ]; then
 			echo EXPECT_HOST_HINT=1 >>"$G/etc/harness.conf"
 		fi
@@ -107,10 +127,11 @@ if [ "${INNER:-0}" = 1 ]; then
 	for e in $ENVS; do echo "${e%%=*}=\"${e#*=}\"" >>"$G/etc/harness.conf"; done
 	# Fault demo: IPI_STEER_FAULT=guest_panic panics the test guest.
 	[ -n "${IPI_STEER_FAULT:-}" ] && echo "IPI_STEER_FAULT=$IPI_STEER_FAULT" >>"$G/etc/harness.conf"
-	cp "$KO" "$G/lib/modules/"
-	cp /src/build/ipi_traffic/ipi_traffic.ko "$G/lib/modules/"
+	cp "$KO" "$TRAFFIC" "$G/lib/modules/"
 	# The smp_call_function torture test (debug.config builds it as a module).
-	cp "$KDIR/kernel/torture.ko" "$KDIR/kernel/scftorture.ko" "$G/lib/modules/"
+	if [ "$GUEST_KERNEL" = test ]; then
+		cp "$KDIR/kernel/torture.ko" "$KDIR/kernel/scftorture.ko" "$G/lib/modules/"
+	fi
 	(cd "$G" && find . | cpio -o -H newc --quiet) >"$WORK/guest.cpio"
 
 	GUEST_CMDLINE="console=ttyS0 panic=-1 oops=panic loglevel=7 $APPEND"
@@ -120,7 +141,7 @@ if [ "${INNER:-0}" = 1 ]; then
 		QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -machine q35
 			-device intel-iommu,intremap=on,eim=on
 			-smp "$SMP_ARG" -m 1G -display none -serial stdio -monitor none
-			-no-reboot -nic none -kernel "$KDIR/arch/x86/boot/bzImage"
+			-no-reboot -nic none -kernel "$BZIMAGE"
 			-initrd "$WORK/guest.cpio" -append "$GUEST_CMDLINE x2apic_phys")
 	else
 		# L1: the KVM host.  It carries QEMU (with its libraries and
@@ -129,7 +150,7 @@ if [ "${INNER:-0}" = 1 ]; then
 		stage_common "$H" l1 "$HOST_TESTS"
 		for t in $HOST_TESTS; do cp "/src/selftests/host/$t.sh" "$H/tests/"; done
 		mkdir -p "$H/l2" "$H/usr/share/qemu" "$H/usr/bin" "$H/kselftest"
-		cp "$KDIR/arch/x86/boot/bzImage" "$H/l2/bzImage"
+		cp "$BZIMAGE" "$H/l2/bzImage"
 		cp "$WORK/guest.cpio" "$H/l2/initrd.cpio"
 		cp /usr/bin/qemu-system-x86_64 "$H/usr/bin/"
 		ldd /usr/bin/qemu-system-x86_64 | grep -o '/[^ ]*' | while read -r lib; do
@@ -172,7 +193,14 @@ fi
 # On the host: make sure everything is built, run, then judge the log.
 # ---------------------------------------------------------------------------
 KDIR=$("$TOP/scripts/kernel.sh")
-KO=$("$TOP/scripts/module.sh" --test)
+if [ "$GUEST_KERNEL" = stock ]; then
+	STOCK=$("$TOP/scripts/stock.sh")
+	KO=$STOCK/ipi_steer.ko TRAFFIC=$STOCK/ipi_traffic.ko BZIMAGE=/src/${STOCK#"$TOP"/}/vmlinuz
+else
+	KO=$("$TOP/scripts/module.sh" --test)
+	TRAFFIC=$TOP/build/ipi_traffic/ipi_traffic.ko
+	BZIMAGE=/cache/${KDIR#"$CACHE"/}/arch/x86/boot/bzImage
+fi
 KSFT= HDIR=
 if [ "$MODE" = nested ]; then
 	# IPI_STEER_L1_PATCHES=none: L1 runs the host kernel without the
@@ -185,16 +213,18 @@ LOGDIR=$TOP/build/logs
 mkdir -p "$LOGDIR"
 LOG=$LOGDIR/$NAME.log
 
-log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL tests:${GUEST_TESTS:- none}${HOST_TESTS:+ host:$HOST_TESTS}"
+log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL guest kernel=$GUEST_KERNEL tests:${GUEST_TESTS:- none}${HOST_TESTS:+ host:$HOST_TESTS}"
 IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
+IPI_STEER_TRAFFIC=/src/${TRAFFIC#"$TOP"/} IPI_STEER_BZIMAGE=$BZIMAGE \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
 IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
+IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for t in $GUEST_TESTS; do printf -- '--guest-test %s ' "$t"; done) \
 	$(for t in $HOST_TESTS; do printf -- '--host-test %s ' "$t"; done) \
 	${APPEND:+--append "$APPEND"} --timeout "$TIMEOUT" --accel "$ACCEL" \
+	--guest-kernel "$GUEST_KERNEL" \
 	$(for e in $ENVS; do printf -- '--env %s ' "$e"; done) \
 	| tr -d '\r' >"$LOG"
 
