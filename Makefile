@@ -11,11 +11,20 @@
 #   make kvm-compare  upstream KVM selftests in L1 without and with the host
 #                   patches, side by side
 #   make core-test  only the userspace tests of the shared core
+#   make stock      build ipi_steer.ko for Debian's stock kernel
+#                   (RELEASE=7.3.4+deb13-cloud-amd64 by default) and the
+#                   headers overlay for it, into build/stock/RELEASE/
+#   make modules KDIR=/lib/modules/$(uname -r)/build
+#                   plain Kbuild build against an installed kernel tree
+#                   (Debian: the headers package plus the overlay); no
+#                   toolchain root involved
+#   make modules_install KDIR=...   install that build (depmod included)
 #   make clean      remove build/ (the cache stays; see README)
 
 SHELL := /bin/bash
 
-.PHONY: all module toolchain kernel kselftests core-test intree run check soak kvm-compare clean
+.PHONY: all module toolchain kernel kselftests core-test intree run check soak kvm-compare \
+	stock modules modules_install clean
 
 all: module
 
@@ -48,6 +57,15 @@ soak:
 
 kvm-compare:
 	@scripts/kvm-compare.sh
+
+stock:
+	@scripts/stock.sh $(RELEASE)
+
+# Against a kernel tree given by the user: the compilers must be the ones
+# that kernel was built with (Debian's headers package sets CC itself).
+modules modules_install:
+	@test -n "$(KDIR)" || { echo 'make $@ needs KDIR=<kernel build dir>, e.g. KDIR=/lib/modules/$$(uname -r)/build' >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_IPI_STEER=m $@
 
 clean:
 	rm -rf build
