@@ -43,6 +43,8 @@ stage tcg-dense "$TOP/scripts/vm.sh" --mode tcg --name tcg-dense --smp 4 \
 	--env HOTPLUG_CYCLES=3 --guest-test hotplug \
 	--env LOAD_CYCLES=20 --guest-test loadunload \
 	--env FUZZ_WRITES=450 --guest-test knobfuzz
+stage tcg-roundtrip "$TOP/scripts/vm.sh" --mode tcg --name tcg-roundtrip --smp 2 \
+	--guest-test roundtrip --guest-test sendcost
 stage tcg-sparse "$TOP/scripts/vm.sh" --mode tcg --name tcg-sparse \
 	--smp 6 --topology sockets=2,cores=3 --guest-test delivery
 stage nested "$TOP/scripts/vm.sh" --mode nested --name nested --smp 4 \
@@ -61,7 +63,8 @@ stage tcg-stock "$TOP/scripts/vm.sh" --mode tcg --name tcg-stock --smp 4 \
 	--guest-kernel stock --guest-test smoke --guest-test knobs --guest-test delivery
 stage nested-stock "$TOP/scripts/vm.sh" --mode nested --name nested-stock --smp 4 \
 	--guest-kernel stock --guest-test smoke --guest-test knobs --guest-test delivery \
-	--env EXITS_OPS=50 --env EXITS_KINDS=single,many --guest-test exits --timeout 2400
+	--env EXITS_OPS=50 --env EXITS_KINDS=single,many --guest-test exits \
+	--guest-test roundtrip --timeout 2400
 stage stock-exits-match "$TOP/scripts/exits-compare.sh" \
 	"$TOP/build/logs/nested.log" "$TOP/build/logs/nested-stock.log"
 
