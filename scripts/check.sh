@@ -73,8 +73,9 @@ stage nested8 "$TOP/scripts/vm.sh" --mode nested --name nested8 --smp 8 --l1-smp
 stage stock-exits-match "$TOP/scripts/exits-compare.sh" \
 	"$TOP/build/logs/nested.log" "$TOP/build/logs/nested-stock.log"
 
-# The harness must catch real faults: a module that loses IPIs, and a
-# guest that panics, must each fail their run with a readable message.
+# The harness must catch real faults: a module that loses IPIs, a knob
+# that applies invalid input, and a guest that panics, must each fail their
+# run with a readable message.
 expect_failure() {
 	local name=$1 pattern=$2 out
 	shift 2
@@ -91,6 +92,9 @@ expect_failure() {
 stage fault-drop-ipi-caught expect_failure drop_ipi 'lost=[1-9]|CSD lock|stall' \
 	env IPI_STEER_FAULT=drop_ipi "$TOP/scripts/vm.sh" --mode tcg \
 	--name fault-drop-ipi --smp 4 --guest-test delivery --timeout 300
+stage fault-knob-invalid-caught expect_failure knob_invalid "costs: '[a-z0-9]+ 1000000001 0' was accepted" \
+	env IPI_STEER_FAULT=knob_invalid "$TOP/scripts/vm.sh" --mode tcg \
+	--name fault-knob-invalid --smp 2 --guest-test knobs --timeout 300
 stage fault-guest-panic-caught expect_failure guest_panic 'Kernel panic' \
 	env IPI_STEER_FAULT=guest_panic "$TOP/scripts/vm.sh" --mode tcg \
 	--name fault-guest-panic --smp 2 --guest-test smoke --timeout 300

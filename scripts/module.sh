@@ -27,9 +27,13 @@ build() {
 		die "the build of ${src:-.} is not warning-free"
 	fi
 }
-# IPI_STEER_FAULT=drop_ipi builds a module that loses one IPI (fault demo).
+# IPI_STEER_FAULT=drop_ipi builds a module that loses one IPI in 100,
+# IPI_STEER_FAULT=knob_invalid one whose costs knob applies out-of-range
+# values (fault demos, see scripts/check.sh).
 fault=
-[ "${IPI_STEER_FAULT:-}" = drop_ipi ] && fault=IPI_STEER_FAULT=drop_ipi
+case "${IPI_STEER_FAULT:-}" in
+drop_ipi | knob_invalid) fault=IPI_STEER_FAULT=$IPI_STEER_FAULT ;;
+esac
 # The module's Rust (and the core files it mounts) must be rustfmt-clean,
 # with the kernel toolchain's rustfmt and the project's settings.
 mkdir -p "$TOP/build"
