@@ -70,6 +70,10 @@ stage nested-stock "$TOP/scripts/vm.sh" --mode nested --name nested-stock --smp 
 stage nested8 "$TOP/scripts/vm.sh" --mode nested --name nested8 --smp 8 --l1-smp 8 \
 	--guest-kernel stock --guest-test smoke --env EXITS_OPS=50 \
 	--env EXITS_KINDS=single,many --guest-test exits --timeout 3600
+# Every cell of the three exits tables, rounded, equals the cost model's
+# prediction for the same APIC ids and costs (rust/sim's ipi-predict).
+stage exits-predicted "$TOP/scripts/exits-predict.sh" "$TOP/build/logs/nested.log" \
+	"$TOP/build/logs/nested-stock.log" "$TOP/build/logs/nested8.log"
 stage stock-exits-match "$TOP/scripts/exits-compare.sh" \
 	"$TOP/build/logs/nested.log" "$TOP/build/logs/nested-stock.log"
 

@@ -30,6 +30,8 @@ K=/sys/kernel/ipi_steer
 SLACK=$((OPS / 4 + 2))
 ktap_header
 traffic_load
+# For scripts/exits-predict.sh: the model needs the APIC ids in CPU order.
+echo "# APIC ids: $(sed -n 's/^apicid[^:]*: //p' /proc/cpuinfo | tr '\n' ' ')"
 [ "${NESTED:-0}" = 1 ] || { ktap_skip "not nested: no host counters"; ktap_finish; }
 
 TABLE=/tmp/exits.table
