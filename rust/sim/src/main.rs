@@ -7,8 +7,6 @@
 //! fixed transport, with the stock kernel policy and with ipi_steer's plan, and
 //! writes a markdown table, a CSV file and an SVG plot.
 
-mod svg;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
@@ -29,6 +27,7 @@ use ipi_core::profile::HostAccel;
 use ipi_core::profile::Mode;
 use ipi_core::profile::Transport;
 use ipi_core::stock;
+use ipi_sim::svg;
 
 const USAGE: &str = "\
 usage: ipi-sim [options]
@@ -410,30 +409,25 @@ fn run() -> Result<(), String> {
     let xs: Vec<u64> = ks.iter().map(|&k| k as u64).collect();
     let cost_lines: Vec<svg::Line<'_>> = all
         .iter()
-        .map(|s| svg::Line {
-            name: &s.name,
-            ys: &s.cost,
-        })
+        .map(|s| svg::Line::of(&s.name, &xs, &s.cost))
         .collect();
     let exit_lines: Vec<svg::Line<'_>> = all
         .iter()
-        .map(|s| svg::Line {
-            name: &s.name,
-            ys: &s.exits,
-        })
+        .map(|s| svg::Line::of(&s.name, &xs, &s.exits))
         .collect();
     let plot = svg::render(
         &title,
         &subtitle,
-        &xs,
         &[
             svg::Panel {
                 ylabel: "modeled cost (cycles)",
                 lines: &cost_lines,
+                legend: &[],
             },
             svg::Panel {
                 ylabel: "VM exits",
                 lines: &exit_lines,
+                legend: &[],
             },
         ],
     );
