@@ -52,6 +52,9 @@ while [ $i -lt "$N" ]; do
 			{ broken=$((broken + 1)); echo "# changed by rejected $f <- $(od -c /tmp/v | head -2)"; }
 	fi
 	i=$((i + 1))
+	# Say so now and then: the nested harness ends an L2 that stays
+	# silent (see guest-init.sh), and 10,000 writes take minutes there.
+	[ $((i % 500)) != 0 ] || echo "# $i writes so far"
 done
 echo "# single writer: $N writes, $accepted accepted, $rejected rejected"
 ktap_check "single writer: $N writes ($accepted accepted, $rejected rejected), $broken broken" \
@@ -63,6 +66,7 @@ fuzz() {
 		value >/tmp/v$2
 		cat /tmp/v$2 >"$K/$(knob)" 2>/dev/null
 		j=$((j + 1))
+		[ "$2" != 3 ] || [ $((j % 500)) != 0 ] || echo "# writer 3: $j writes so far"
 	done
 }
 fuzz $((N / 3)) 1 & p1=$!
