@@ -177,7 +177,7 @@ run_l2_once() {
 	{
 		timeout -k 5 "${L2_TIMEOUT:-1200}" qemu-system-x86_64 -enable-kvm -cpu "$cpu" \
 			-name l2,debug-threads=on \
-			-smp "$L2_SMP" -m 768M -vga none -display none -serial stdio -monitor none \
+			-smp "$L2_SMP" ${L2_QEMU_ARGS:-} -m 768M -vga none -display none -serial stdio -monitor none \
 			-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
 			-append "$L2_ARGS" <&3 2>&1
 		echo "@@L2 qemu exit status $?@@"

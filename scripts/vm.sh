@@ -16,6 +16,10 @@
 #   --topology T           extra -smp topology for that guest, e.g.
 #                          sockets=2,cores=3 (sparse APIC ids)
 #   --l1-smp N             vCPUs of the nested host; default 4
+#   --l2-cpu PROPS         nested mode: one more L2 vCPU, placed by QEMU
+#                          properties (-device host-x86_64-cpu,PROPS, e.g.
+#                          socket-id=1,core-id=0,thread-id=0), for APIC ids
+#                          beyond the CPUs --smp brings up (repeatable)
 #   --guest-test NAME      run selftests/guest/NAME.sh in the guest (repeatable)
 #   --host-test NAME       run selftests/host/NAME.sh in L1 before L2 starts
 #                          (nested mode, repeatable)
@@ -45,7 +49,7 @@
 . "$(dirname "$0")/common.sh"
 
 MODE=tcg NAME= SMP=4 TOPO= L1_SMP=4 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
-GUEST_KERNEL=test
+GUEST_KERNEL=test L2_CPUS=
 ACCEL=${IPI_STEER_ACCEL:-tcg}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -54,6 +58,9 @@ while [ $# -gt 0 ]; do
 	--smp) SMP=$2; shift ;;
 	--topology) TOPO=$2; shift ;;
 	--l1-smp) L1_SMP=$2; shift ;;
+	--l2-cpu)
+		case "$2" in *[!a-z0-9=,-]* | "") die "--l2-cpu wants QEMU cpu properties like socket-id=1,core-id=0,thread-id=0" ;; esac
+		L2_CPUS="$L2_CPUS $2"; shift ;;
 	--guest-test) GUEST_TESTS="$GUEST_TESTS $2"; shift ;;
 	--host-test) HOST_TESTS="$HOST_TESTS $2"; shift ;;
 	--append) APPEND=$2; shift ;;
@@ -71,6 +78,7 @@ done
 case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
 case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 case "$GUEST_KERNEL" in test | stock) ;; *) die "--guest-kernel must be test or stock" ;; esac
+[ -z "$L2_CPUS" ] || [ "$MODE" = nested ] || die "--l2-cpu needs --mode nested"
 for t in $GUEST_TESTS; do [ -f "$TOP/selftests/guest/$t.sh" ] || die "no guest test $t"; done
 if [ "$GUEST_KERNEL" = stock ]; then
 	for t in $GUEST_TESTS; do
@@ -172,6 +180,7 @@ if [ "${INNER:-0}" = 1 ]; then
 L2_SMP="$SMP_ARG"
 L2_CMDLINE="$GUEST_CMDLINE"
 L2_TESTS="$GUEST_TESTS"
+L2_QEMU_ARGS="$(for c in $L2_CPUS; do printf -- '-device host-x86_64-cpu,%s ' "$c"; done)"
 CONF
 		(cd "$H" && find . | cpio -o -H newc --quiet) >"$WORK/host.cpio"
 		ACCEL_ARGS=(-accel "tcg,thread=${IPI_STEER_L1_TCG_THREAD:-multi}" -cpu max,vendor=AuthenticAMD)
@@ -221,6 +230,7 @@ IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
 IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
+	$(for c in $L2_CPUS; do printf -- '--l2-cpu %s ' "$c"; done) \
 	$(for t in $GUEST_TESTS; do printf -- '--guest-test %s ' "$t"; done) \
 	$(for t in $HOST_TESTS; do printf -- '--host-test %s ' "$t"; done) \
 	${APPEND:+--append "$APPEND"} --timeout "$TIMEOUT" --accel "$ACCEL" \

@@ -134,6 +134,11 @@ for kind in $KINDS; do
 	done
 done
 
+# The raw rows, for scripts/bench.sh: label kind k icr hc exits
+# shorthand cycles, totals over OPS operations.
+echo "# ops: $OPS"
+sed 's/^/# row: /' $TABLE
+
 # Round trip (call-function-single waits for the handler) through
 # ipi_steer's x2APIC path against the kernel's own x2APIC path, same run.
 # Under emulation only the ratio means anything.
