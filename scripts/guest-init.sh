@@ -25,6 +25,14 @@ timer_softirqs() {
 	awk '$1 == "TIMER:" { $1 = ""; print }' /proc/softirqs
 }
 
+# The online CPUs, one number each ("0-3,6" -> "0 1 2 3 6").  /proc/softirqs
+# has a column for every possible CPU, and a guest with room for hotplugged
+# CPUs has many that never come up.
+online_cpus() {
+	tr ',' '\n' </sys/devices/system/cpu/online |
+		awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) printf "%d ", c }'
+}
+
 # Under the emulated SVM, an L2 sometimes comes up with a vCPU whose timer
 # wheel never runs (its TIMER softirq count stays at 2 or so): the first
 # grace period whose RCU kthread waits on that CPU never ends, and the
@@ -36,17 +44,18 @@ timer_softirqs() {
 l2_health() {
 	echo "@@SETTLING@@"
 	before=$(timer_softirqs)
-	i=0
-	while [ $i -lt "$(nproc)" ]; do
+	cpus=$(online_cpus)
+	for i in $cpus; do
 		taskset -c $i timeout 3 sh -c 'while :; do :; done' &
-		i=$((i + 1))
 	done
 	wait
 	sleep 6
 	after=$(timer_softirqs)
 	bad=$(echo "$before
-$after" | awk 'NR == 1 { for (i = 1; i <= NF; i++) b[i] = $i; next }
-		{ for (i = 1; i <= NF; i++) if ($i <= b[i]) printf "CPU%d: %d -> %d; ", i - 1, b[i], $i }')
+$after" | awk -v cpus="$cpus" 'NR == 1 { for (i = 1; i <= NF; i++) b[i] = $i; next }
+		{ n = split(cpus, on, " ")
+		  for (j = 1; j <= n; j++) { i = on[j] + 1
+			if ($i <= b[i]) printf "CPU%d: %d -> %d; ", i - 1, b[i], $i } }')
 	if [ -n "$bad" ]; then
 		echo "@@L2 UNHEALTHY: timer softirqs did not advance: $bad@@"
 		return 1
@@ -189,6 +198,11 @@ run_l2_once() {
 			case "$line" in
 			*@@COUNTERS*@@*)
 				echo "ack $(kvm_counters)" >/tmp/l2in ;;
+			"qemu-system-x86_64: warning:"* | "qemu-system-x86_64: terminating on signal"*) ;;
+			"qemu-system-x86_64: "*)
+				# QEMU refused to start (a bad option or topology):
+				# a harness error, not a death under emulation.
+				echo "${line#qemu-system-x86_64: }" >/tmp/l2qemuerr ;;
 			@@START\ *@@)
 				: >/tmp/l2tests ;;
 			*"@@L2 UNHEALTHY"*)
@@ -259,7 +273,7 @@ run_l2() {
 	attempt=1
 	: >/tmp/l2passed
 	while :; do
-		rm -f /tmp/l2done /tmp/l2ending /tmp/l2timer /tmp/l2trouble \
+		rm -f /tmp/l2done /tmp/l2ending /tmp/l2timer /tmp/l2trouble /tmp/l2qemuerr \
 			/tmp/l2hung /tmp/l2boot /tmp/l2tests /tmp/l2failed /tmp/l2silent
 		todo=
 		for t in $L2_TESTS; do
@@ -272,7 +286,10 @@ run_l2() {
 		L2_ARGS="$L2_CMDLINE harness.tests=$todo rcupdate.rcu_cpu_stall_timeout=5"
 		run_l2_once
 		wait
-		if [ -e /tmp/l2boot ]; then
+		if [ -e /tmp/l2qemuerr ]; then
+			echo "@@HARNESS L2 could not start: QEMU said: $(cat /tmp/l2qemuerr)@@"
+			break
+		elif [ -e /tmp/l2boot ]; then
 			why='kernel error or unhealthy timers while booting, before any test'
 		elif [ -e /tmp/l2done ] || [ -e /tmp/l2failed ]; then
 			# Finished, or a test failed: judged as it is.

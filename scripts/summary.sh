@@ -54,6 +54,7 @@ if [ "$MODE" = nested ]; then
 		grep '^@@HARNESS L2 unusable' "$LOG" | sed 's/^@@HARNESS /  SKIPPED L2 tests: /; s/@@$//'
 		skipped=1
 	else
+		grep '^@@HARNESS L2 could not start' "$LOG" | sed 's/^@@HARNESS /  /; s/@@$//'
 		for t in $GUEST_TESTS; do judge L2 "L2| " "$t"; done
 		grep -q '^L2| @@DONE@@' "$LOG" || { echo "  L2 did not finish its run"; fail=1; }
 	fi
