@@ -8,6 +8,9 @@
 #   make check      every test: cargo tests, module builds, guest tests under
 #                   TCG and in nested L2, KVM selftests in L1
 #   make soak       long reliability runs: make soak DURATION=<minutes>
+#   make bench      exits and costs per IPI kind, target count and mode,
+#                   kernel against ipi_steer, several topologies, with the
+#                   model's prediction (ACCEL=kvm: L1 on real KVM)
 #   make kvm-compare  upstream KVM selftests in L1 without and with the host
 #                   patches, side by side
 #   make core-test  only the userspace tests of the shared core
@@ -23,7 +26,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: all module toolchain kernel kselftests core-test intree run check soak kvm-compare \
+.PHONY: all module toolchain kernel kselftests core-test intree run check soak bench kvm-compare \
 	stock modules modules_install clean
 
 all: module
@@ -54,6 +57,9 @@ check:
 
 soak:
 	@DURATION=$(DURATION) scripts/soak.sh
+
+bench:
+	@IPI_STEER_ACCEL=$(or $(ACCEL),tcg) scripts/bench.sh
 
 kvm-compare:
 	@scripts/kvm-compare.sh
