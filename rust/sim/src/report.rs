@@ -110,7 +110,7 @@ pub struct Row {
     pub pred_icr: u64,
     /// Predicted hypercalls per operation.
     pub pred_hc: u64,
-    /// Sender-side cycles per operation, when measured.
+    /// Cycles per operation as the sender timed it (the whole operation), when measured.
     pub cycles: Option<f64>,
 }
 
@@ -564,7 +564,7 @@ fn markdown(source: &str, tops: &[Topology<'_>], sums: &[Summary]) -> String {
                 .clone()
                 .any(|(_, row)| row.values().any(|r| r.cycles.is_some()))
             {
-                md.push_str("\nSender-side cycles per operation:\n\n");
+                md.push_str("\nCycles per operation, timed by the sender from start to end of the operation (for `single` and `many` that includes waiting for the handlers):\n\n");
                 let cols: Vec<&str> = modes.iter().map(|m| m.name()).collect();
                 head(&mut md, &cols);
                 for (&(_, k), row) in rows {
