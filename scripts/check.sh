@@ -8,13 +8,18 @@
 . "$(dirname "$0")/common.sh"
 
 passed=0 failed=0 skipped=0 failures= skips=
+# Each stage's output is also kept, so that the end of the run can repeat
+# what the failed ones said: a CI log is often read from its tail.
+STAGE_LOGS=$TOP/build/logs/stages
+rm -rf "$STAGE_LOGS"
+mkdir -p "$STAGE_LOGS"
 stage() {
 	local name=$1 t0 rc
 	shift
 	t0=$(date +%s)
 	log "=== $name"
-	"$@"
-	rc=$?
+	"$@" 2>&1 | tee "$STAGE_LOGS/$name.out"
+	rc=${PIPESTATUS[0]}
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1))
 		log "=== $name: pass ($(($(date +%s) - t0)) s)"
@@ -103,6 +108,11 @@ stage fault-guest-panic-caught expect_failure guest_panic 'Kernel panic' \
 # Leave the normal module built.
 "$TOP/scripts/module.sh" >/dev/null
 
+for f in $failures; do
+	echo
+	echo "=== what the failed stage $f said, from its last 60 lines:"
+	tail -n 60 "$STAGE_LOGS/$f.out"
+done
 echo
 [ -z "$failures" ] || echo "failed stages:$failures"
 [ -z "$skips" ] || echo "skipped stages (nested L2 died under emulation in every attempt):$skips"
