@@ -109,14 +109,41 @@ impl Features {
     /// Tells whether `t` can deliver an IPI in this guest.
     ///
     /// In a TD the ICR write is replaced by the direct `TDVMCALL`; the xAPIC ICR
-    /// exists only in xAPIC mode.
+    /// exists only in xAPIC mode. Posting needs x2APIC mode (the notification
+    /// is an x2APIC ICR write to the descriptor's NDST) outside a TD, and
+    /// `KVM_HC_SEND_IPI`, which takes a target whose descriptor is suppressed
+    /// or withdrawn (see [`Features::fallback`]).
     pub const fn available(&self, t: Transport) -> bool {
+        let x2apic = matches!(self.apic_mode, ApicMode::X2apic);
         match t {
-            Transport::X2apicIcr => matches!(self.apic_mode, ApicMode::X2apic) && !self.tdx,
-            Transport::XapicIcr => matches!(self.apic_mode, ApicMode::Xapic) && !self.tdx,
+            Transport::X2apicIcr => x2apic && !self.tdx,
+            Transport::XapicIcr => !x2apic && !self.tdx,
             Transport::KvmHcSendIpi => self.pv_send_ipi,
             Transport::TdVmCall => self.tdx,
-            Transport::Posted => self.posted_ipi,
+            Transport::Posted => self.posted_ipi && self.pv_send_ipi && x2apic && !self.tdx,
+        }
+    }
+
+    /// Returns the transport that resends the targets of an operation of `t`
+    /// that did not deliver, or `None` for the kernel's own IPI path.
+    ///
+    /// A post that cannot use the descriptor goes by hypercall: KVM then posts
+    /// into the same PIR and wakes the target, which the guest cannot do. A
+    /// refused hypercall or `TDVMCALL` goes by x2APIC ICR write, also in a TD,
+    /// where the write raises #VE and the kernel's #VE handler issues the
+    /// `TDVMCALL` again, exactly as for the kernel's own IPIs. In xAPIC mode
+    /// the kernel's path sends (ICR2 and ICR writes, as the kernel does).
+    ///
+    /// ```
+    /// use ipi_core::profile::{Features, Transport};
+    /// let td = Features { tdx: true, ..Features::KVM_X2APIC };
+    /// assert_eq!(td.fallback(Transport::TdVmCall), Some(Transport::X2apicIcr));
+    /// ```
+    pub const fn fallback(&self, t: Transport) -> Option<Transport> {
+        match t {
+            Transport::Posted if self.pv_send_ipi => Some(Transport::KvmHcSendIpi),
+            _ if matches!(self.apic_mode, ApicMode::X2apic) => Some(Transport::X2apicIcr),
+            _ => None,
         }
     }
 
@@ -318,6 +345,90 @@ mod tests {
         };
         assert_eq!(ipiv.exits_per_op(Transport::X2apicIcr), 0);
         assert_eq!(f.exits_per_op(Transport::X2apicIcr), 1);
+    }
+
+    /// Every combination of the feature flags, with each host acceleration.
+    fn all_features() -> impl Iterator<Item = Features> {
+        (0u32..32).flat_map(|bits| {
+            [HostAccel::None, HostAccel::Ipiv, HostAccel::Avic].map(move |host_accel| Features {
+                apic_mode: if bits & 1 != 0 {
+                    ApicMode::X2apic
+                } else {
+                    ApicMode::Xapic
+                },
+                pv_send_ipi: bits & 2 != 0,
+                pv_sched_yield: bits & 4 != 0,
+                tdx: bits & 8 != 0,
+                host_accel,
+                posted_ipi: bits & 16 != 0,
+            })
+        })
+    }
+
+    #[test]
+    fn tdx_and_posted_need_their_features() {
+        for f in all_features() {
+            assert_eq!(f.available(Transport::TdVmCall), f.tdx, "{f:?}");
+            if f.available(Transport::Posted) {
+                assert!(f.posted_ipi && f.pv_send_ipi && !f.tdx, "{f:?}");
+                assert_eq!(f.apic_mode, ApicMode::X2apic);
+            }
+            if f.tdx {
+                assert!(!f.available(Transport::X2apicIcr));
+                assert!(!f.available(Transport::XapicIcr));
+                assert!(!f.available(Transport::Posted));
+            }
+        }
+        let posted = Features {
+            posted_ipi: true,
+            ..Features::KVM_X2APIC
+        };
+        assert!(posted.available(Transport::Posted));
+        assert!(!Features::KVM_X2APIC.available(Transport::Posted));
+    }
+
+    #[test]
+    fn fallbacks() {
+        for f in all_features() {
+            for t in Transport::ALL {
+                let to = f.fallback(t);
+                assert!(matches!(
+                    to,
+                    None | Some(Transport::KvmHcSendIpi | Transport::X2apicIcr)
+                ));
+                match to {
+                    // Posting falls back only to the hypercall, which exists.
+                    Some(Transport::KvmHcSendIpi) => {
+                        assert_eq!(t, Transport::Posted);
+                        assert!(f.available(Transport::KvmHcSendIpi));
+                    }
+                    // The ICR write is a fallback in x2APIC mode, in a TD too.
+                    Some(Transport::X2apicIcr) => {
+                        assert_eq!(f.apic_mode, ApicMode::X2apic);
+                        assert!(t != Transport::Posted || !f.pv_send_ipi);
+                    }
+                    None => assert_eq!(f.apic_mode, ApicMode::Xapic),
+                    Some(_) => {}
+                }
+            }
+        }
+        let td = Features {
+            tdx: true,
+            ..Features::KVM_X2APIC
+        };
+        assert_eq!(td.fallback(Transport::TdVmCall), Some(Transport::X2apicIcr));
+        assert_eq!(
+            td.fallback(Transport::KvmHcSendIpi),
+            Some(Transport::X2apicIcr)
+        );
+        let posted = Features {
+            posted_ipi: true,
+            ..Features::KVM_X2APIC
+        };
+        assert_eq!(
+            posted.fallback(Transport::Posted),
+            Some(Transport::KvmHcSendIpi)
+        );
     }
 
     #[test]

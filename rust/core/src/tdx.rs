@@ -19,6 +19,9 @@ pub const TDX_HYPERCALL_STANDARD: u64 = 0;
 /// `EXIT_REASON_MSR_WRITE`: the GHCI sub-function for WRMSR, in `r11`.
 pub const EXIT_REASON_MSR_WRITE: u64 = 32;
 
+/// `TDVMCALL_STATUS_SUCCESS`: the status the VMM returns in `r10` when it did the request.
+pub const TDVMCALL_STATUS_SUCCESS: u64 = 0;
+
 /// The register arguments of one `TDVMCALL`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TdVmCall {
@@ -55,6 +58,23 @@ impl TdVmCall {
         Self::wrmsr(X2APIC_ICR_MSR, icr.0)
     }
 
+    /// Tells whether the status a standard call returned in `r10` means the VMM did it.
+    ///
+    /// Any other value (`TDVMCALL_STATUS_INVALID_OPERAND` for an MSR the VMM
+    /// does not emulate, or a negative errno from a kernel without TDX guest
+    /// support) means the ICR was not written: the IPI must be sent again by
+    /// another path, and sending it again cannot duplicate it.
+    ///
+    /// ```
+    /// use ipi_core::tdx::TdVmCall;
+    /// assert!(TdVmCall::completed(0));
+    /// assert!(!TdVmCall::completed(0x8000_0000_0000_0000));
+    /// assert!(!TdVmCall::completed(-19i64 as u64));
+    /// ```
+    pub const fn completed(status: u64) -> bool {
+        status == TDVMCALL_STATUS_SUCCESS
+    }
+
     /// Returns the ICR value if this call is a standard WRMSR of the x2APIC ICR.
     pub fn as_icr_write(&self) -> Option<Icr> {
         let is_icr = self.r10 == TDX_HYPERCALL_STANDARD
@@ -89,5 +109,14 @@ mod tests {
         let mut other = call;
         other.r10 = 1;
         assert_eq!(other.as_icr_write(), None);
+    }
+
+    #[test]
+    fn status() {
+        assert!(TdVmCall::completed(TDVMCALL_STATUS_SUCCESS));
+        // TDVMCALL_STATUS_RETRY, _INVALID_OPERAND, _GPA_INUSE, _ALIGN_ERROR.
+        for s in [1, 1 << 63, (1 << 63) | 1, (1 << 63) | 2] {
+            assert!(!TdVmCall::completed(s));
+        }
     }
 }

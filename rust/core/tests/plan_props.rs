@@ -236,6 +236,23 @@ proptest! {
     }
 
     #[test]
+    fn plans_use_only_available_transports(
+        (config, policy) in policy_strategy(),
+        ids in ids_strategy(60),
+    ) {
+        if let Some(t) = policy.unicast() {
+            prop_assert!(config.features.available(t), "{:?} unicast {:?}", config, t);
+        }
+        let (_, _, ops) = run(&policy, &ids);
+        for op in &ops {
+            let t = op.transport();
+            prop_assert!(config.features.available(t), "{:?} planned {:?}", config, t);
+            prop_assert!(t != Transport::TdVmCall || config.features.tdx);
+            prop_assert!(t != Transport::Posted || config.features.posted_ipi);
+        }
+    }
+
+    #[test]
     fn xapic_with_pv_never_writes_the_icr(costs in costs_strategy(), ids in ids_strategy(50)) {
         let config = Config {
             features: Features { apic_mode: ApicMode::Xapic, ..Features::KVM_X2APIC },
@@ -522,6 +539,68 @@ fn fast_paths_and_errors() {
         count: 2,
     }];
     assert_eq!(p.tally(&ids, &wrong), Err(CheckError::Disallowed(0)));
+}
+
+#[test]
+fn tdvmcall_and_posted_only_with_their_features() {
+    // Costs that make the direct TDVMCALL and the posted write the cheapest.
+    let costs = Costs {
+        tdvmcall: Cost {
+            per_op: 10,
+            per_target: 0,
+        },
+        posted: Cost {
+            per_op: 5,
+            per_target: 0,
+        },
+        ..Costs::SKYLAKE
+    };
+    let unicast = |features: Features| {
+        Policy::new(&Config {
+            features,
+            costs,
+            mode: Mode::Auto,
+        })
+        .unwrap()
+        .unicast()
+    };
+    let kvm = Features::KVM_X2APIC;
+    assert_eq!(unicast(kvm), Some(Transport::X2apicIcr));
+    let td = Features { tdx: true, ..kvm };
+    assert_eq!(unicast(td), Some(Transport::TdVmCall));
+    // A TD cannot post, whatever the host says.
+    let td_posted = Features {
+        posted_ipi: true,
+        ..td
+    };
+    assert_eq!(unicast(td_posted), Some(Transport::TdVmCall));
+    let posted = Features {
+        posted_ipi: true,
+        ..kvm
+    };
+    assert_eq!(unicast(posted), Some(Transport::Posted));
+    // Without the hypercall a suppressed or withdrawn descriptor has no
+    // fallback, so posting is not offered.
+    let posted_no_pv = Features {
+        pv_send_ipi: false,
+        ..posted
+    };
+    assert_eq!(unicast(posted_no_pv), Some(Transport::X2apicIcr));
+    for (features, t) in [
+        (kvm, Transport::TdVmCall),
+        (kvm, Transport::Posted),
+        (td_posted, Transport::Posted),
+        (posted_no_pv, Transport::Posted),
+    ] {
+        assert_eq!(
+            Policy::new(&Config {
+                features,
+                costs,
+                mode: Mode::Forced(t),
+            }),
+            Err(PolicyError::Unavailable(t))
+        );
+    }
 }
 
 #[test]
