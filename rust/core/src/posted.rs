@@ -16,8 +16,10 @@
 #![forbid(unsafe_code)]
 
 use super::apic::ApicId;
+use super::apic::Icr;
 use super::apic::IdTooLarge;
 use super::apic::Vector;
+use super::apic::X2APIC_DEST_SHIFT;
 use super::apic::XAPIC_MAX_ID;
 
 /// ON: a notification is outstanding (bit 0 of the control word).
@@ -327,6 +329,121 @@ impl PostStep {
     }
 }
 
+/// Size of one page of the shared region.
+pub const PI_PAGE_SIZE: usize = 4096;
+
+/// Size of one descriptor slot (the descriptor's own size and alignment).
+pub const PI_SLOT_SIZE: usize = 64;
+
+/// `"KVMPI\0\0\x01"`: magic and layout version 1 in the header's first word.
+pub const PI_PAGE_MAGIC: u64 = u64::from_le_bytes(*b"KVMPI\0\0\x01");
+
+/// Header flag: the host offers posting (cleared to withdraw it).
+pub const PI_PAGE_ENABLED: u64 = 1 << 0;
+
+/// Offer-word flag: the host keeps this slot's descriptor current.
+pub const PI_SLOT_OFFERED: u64 = 1 << 0;
+
+/// Byte offset of the offer words in the header page.
+pub const PI_OFFERS_OFFSET: usize = 64;
+
+/// Most slots a region can describe: one 8-byte offer word each in the rest
+/// of the header page ((4096 - 64) / 8).
+pub const PI_MAX_SLOTS: u32 = 504;
+
+/// The header of the proposed shared region (docs/ABI/kvm-posted-ipi), decoded.
+///
+/// The region is a header page followed by descriptor pages. Header words
+/// (little endian `u64`): 0 magic, 1 flags (bit 0 enabled) and generation
+/// (bits 32-63), 2 the number of slots; then, from byte 64, one offer word per
+/// slot. Slot `i` is the descriptor of the vCPU whose x2APIC id is `i`, at
+/// byte `PI_PAGE_SIZE + 64 * i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PiPageHeader {
+    /// Whether the host offers posting at all.
+    pub enabled: bool,
+    /// Incremented by the host on every change of the header or of an offer word.
+    pub generation: u32,
+    /// Number of slots: the x2APIC ids `0..slots` may have a descriptor.
+    pub slots: u32,
+}
+
+/// Why a header cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PageError {
+    /// Not the magic and version this guest knows.
+    BadMagic(u64),
+    /// More slots than the header page has offer words for.
+    TooManySlots(u32),
+}
+
+impl PiPageHeader {
+    /// Decodes the first three header words.
+    ///
+    /// ```
+    /// use ipi_core::posted::{PiPageHeader, PI_PAGE_MAGIC};
+    /// let h = PiPageHeader::decode([PI_PAGE_MAGIC, (7 << 32) | 1, 4]).unwrap();
+    /// assert!(h.enabled);
+    /// assert_eq!((h.generation, h.slots), (7, 4));
+    /// ```
+    pub fn decode(words: [u64; 3]) -> Result<Self, PageError> {
+        let [magic, flags, slots] = words;
+        if magic != PI_PAGE_MAGIC {
+            return Err(PageError::BadMagic(magic));
+        }
+        let slots = u32::try_from(slots).unwrap_or(u32::MAX);
+        if slots > PI_MAX_SLOTS {
+            return Err(PageError::TooManySlots(slots));
+        }
+        Ok(Self {
+            enabled: flags & PI_PAGE_ENABLED != 0,
+            generation: u32::try_from(flags >> 32).unwrap_or(u32::MAX),
+            slots,
+        })
+    }
+
+    /// Returns the byte offsets of `id`'s offer word and descriptor in the region.
+    ///
+    /// `None` when `id` has no slot; the sender then falls back
+    /// ([`Fallback::Absent`]).
+    pub fn slot(&self, id: ApicId) -> Option<(usize, usize)> {
+        if id.0 >= self.slots {
+            return None;
+        }
+        let i = usize::try_from(id.0).ok()?;
+        let offer = i.checked_mul(8)?.checked_add(PI_OFFERS_OFFSET)?;
+        let desc = i.checked_mul(PI_SLOT_SIZE)?.checked_add(PI_PAGE_SIZE)?;
+        Some((offer, desc))
+    }
+
+    /// Returns the size in bytes of the region this header describes.
+    pub fn region_size(&self) -> usize {
+        let slots = usize::try_from(self.slots).unwrap_or(0);
+        let bytes = slots.saturating_mul(PI_SLOT_SIZE);
+        PI_PAGE_SIZE.saturating_add(bytes.next_multiple_of(PI_PAGE_SIZE))
+    }
+}
+
+/// Tells whether a post may use a slot: the host offers posting (header flags
+/// word `flags`) and keeps this slot current (its offer word `offer`).
+///
+/// The sender reads both right before [`PostStep::start`]; a host that
+/// withdraws after that still handles the post (see the protocol model).
+pub const fn offered(flags: u64, offer: u64) -> bool {
+    flags & PI_PAGE_ENABLED != 0 && offer & PI_SLOT_OFFERED != 0
+}
+
+/// Returns the ICR value of a notification: fixed delivery, physical
+/// destination, vector `nv` to the x2APIC id `ndst`, as the descriptor names them.
+///
+/// ```
+/// use ipi_core::posted::notification_icr;
+/// assert_eq!(notification_icr(0xf2, 5).0, 0x5_0000_00f2);
+/// ```
+pub fn notification_icr(nv: u8, ndst: u32) -> Icr {
+    Icr((u64::from(ndst) << X2APIC_DEST_SHIFT) | u64::from(nv))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -492,6 +609,70 @@ mod tests {
             );
             assert!(end.is_ok());
         }
+    }
+
+    #[test]
+    fn page_layout() {
+        let h = PiPageHeader::decode([PI_PAGE_MAGIC, (3 << 32) | PI_PAGE_ENABLED, 64]).unwrap();
+        assert_eq!(
+            h,
+            PiPageHeader {
+                enabled: true,
+                generation: 3,
+                slots: 64
+            }
+        );
+        assert_eq!(h.slot(ApicId(0)), Some((64, 4096)));
+        assert_eq!(h.slot(ApicId(63)), Some((64 + 63 * 8, 4096 + 63 * 64)));
+        assert_eq!(h.slot(ApicId(64)), None);
+        assert_eq!(h.region_size(), 2 * 4096);
+        let full = PiPageHeader::decode([PI_PAGE_MAGIC, 0, u64::from(PI_MAX_SLOTS)]).unwrap();
+        assert!(!full.enabled);
+        assert_eq!(PI_MAX_SLOTS as usize, (PI_PAGE_SIZE - PI_OFFERS_OFFSET) / 8);
+        let (offer, desc) = full.slot(ApicId(PI_MAX_SLOTS - 1)).unwrap();
+        assert_eq!(offer + 8, PI_PAGE_SIZE);
+        // 504 slots fill 7.875 pages: the region rounds up to whole pages.
+        assert_eq!(desc + PI_SLOT_SIZE, 4096 + 504 * 64);
+        assert_eq!(full.region_size(), 9 * 4096);
+        assert_eq!(
+            PiPageHeader::decode([PI_PAGE_MAGIC, 0, 505]),
+            Err(PageError::TooManySlots(505))
+        );
+        assert_eq!(
+            PiPageHeader::decode([PI_PAGE_MAGIC, 0, 1 << 40]),
+            Err(PageError::TooManySlots(u32::MAX))
+        );
+        assert_eq!(PiPageHeader::decode([1, 0, 1]), Err(PageError::BadMagic(1)));
+        let empty = PiPageHeader::decode([PI_PAGE_MAGIC, 1, 0]).unwrap();
+        assert_eq!(empty.slot(ApicId(0)), None);
+        assert_eq!(empty.region_size(), 4096);
+    }
+
+    #[test]
+    fn offers() {
+        assert!(offered(PI_PAGE_ENABLED, PI_SLOT_OFFERED));
+        assert!(offered(
+            PI_PAGE_ENABLED | (9 << 32),
+            PI_SLOT_OFFERED | (9 << 32)
+        ));
+        assert!(!offered(0, PI_SLOT_OFFERED));
+        assert!(!offered(PI_PAGE_ENABLED, 0));
+        assert_eq!(
+            PostStep::start(offered(0, 1)),
+            PostStep::Fallback(Fallback::Absent)
+        );
+    }
+
+    #[test]
+    fn notification() {
+        let icr = notification_icr(POSTED_INTR_WAKEUP_VECTOR, 0x1234);
+        assert!(icr.is_fixed_physical());
+        assert_eq!(icr.vector(), POSTED_INTR_WAKEUP_VECTOR);
+        assert_eq!(icr.dest(), ApicId(0x1234));
+        let c = PiControl::default()
+            .with_nv(POSTED_INTR_VECTOR)
+            .with_ndst(u32::MAX);
+        assert_eq!(notification_icr(c.nv(), c.ndst()).dest(), c.dest(true));
     }
 
     #[test]
