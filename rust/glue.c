@@ -23,6 +23,7 @@
 #include <asm/irq_vectors.h>
 #include <asm/processor.h>
 #include <asm/smp.h>
+#include <asm/tdx.h>
 #include <asm/tsc.h>
 
 #include "glue.h"
@@ -312,8 +313,10 @@ void ipi_steer_glue_x2apic_icr_write(u64 icr)
  * @min: lowest APIC id of the window
  * @icr: ICR low word (fixed delivery, vector)
  *
- * kvm_hypercall4() picks vmcall or vmmcall by alternatives and goes through
- * the TDX hypercall path in a TD.
+ * kvm_hypercall4() picks vmcall or vmmcall by alternatives.  In a TD it
+ * calls tdx_kvm_hypercall() instead (arch/x86/include/asm/kvm_para.h in
+ * 7.3), a TDVMCALL with r10 = KVM_HC_SEND_IPI that raises no #VE: this is
+ * the multicast transport of TDX guests too.
  *
  * Context: interrupts disabled.
  * Return: the number of vCPUs delivered to, or a negative KVM error.
@@ -339,6 +342,40 @@ long ipi_steer_glue_kvm_send_ipi(u64 bitmap_low, u64 bitmap_high, u32 min,
 long ipi_steer_glue_kvm_hypercall0(unsigned int nr)
 {
 	return kvm_hypercall4(nr, 0, 0, 0, 0);
+}
+
+/**
+ * ipi_steer_glue_tdvmcall - a TDVMCALL with arguments in r10-r13
+ * @r10: leaf (TDX_HYPERCALL_STANDARD for the GHCI standard calls)
+ * @r11: sub-function (EXIT_REASON_MSR_WRITE for WRMSR)
+ * @r12: first argument (the MSR index)
+ * @r13: second argument (the value)
+ *
+ * The registers come from the Rust core's encoder (TdVmCall::wrmsr_icr()),
+ * which builds the call the kernel's #VE handler issues after a trapped ICR
+ * write (write_msr() in arch/x86/coco/tdx/tdx.c); issuing it directly skips
+ * the #VE.  __tdx_hypercall() is not exported to modules, but
+ * tdx_kvm_hypercall() is, and hands its arguments to __tdx_hypercall() in
+ * r10-r14 unchanged: with r10 = 0 it is the same standard call (r14 = 0 is
+ * not read by WRMSR).
+ *
+ * Context: interrupts disabled.
+ * Return: the TDVMCALL status, 0 if the VMM did the request; -ENODEV outside
+ * a TD or in a kernel without TDX guest support, -EINVAL if @r10 does not
+ * fit.  Nothing was done unless it returns 0.
+ */
+long ipi_steer_glue_tdvmcall(u64 r10, u64 r11, u64 r12, u64 r13)
+{
+#ifdef CONFIG_INTEL_TDX_GUEST
+	if (!cpu_feature_enabled(X86_FEATURE_TDX_GUEST))
+		return -ENODEV;
+	/* tdx_kvm_hypercall() takes the leaf as an unsigned int. */
+	if (r10 > UINT_MAX)
+		return -EINVAL;
+	return tdx_kvm_hypercall(r10, r11, r12, r13, 0);
+#else
+	return -ENODEV;
+#endif
 }
 
 /**

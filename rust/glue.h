@@ -55,6 +55,7 @@ void ipi_steer_glue_x2apic_icr_write(u64 icr);
 long ipi_steer_glue_kvm_send_ipi(u64 bitmap_low, u64 bitmap_high, u32 min,
 				 u32 icr);
 long ipi_steer_glue_kvm_hypercall0(unsigned int nr);
+long ipi_steer_glue_tdvmcall(u64 r10, u64 r11, u64 r12, u64 r13);
 bool ipi_steer_glue_yield_to_preempted(const struct cpumask *mask);
 
 int ipi_steer_glue_sysfs_init(void);

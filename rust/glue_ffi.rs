@@ -10,6 +10,7 @@ use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
 use crate::apic::ApicId;
+use crate::tdx::TdVmCall;
 
 /// The guest runs on KVM (signature in the hypervisor CPUID leaves).
 pub(crate) const F_KVM: u32 = 1 << 0;
@@ -104,6 +105,7 @@ extern "C" {
     fn ipi_steer_glue_x2apic_icr_write(icr: u64);
     fn ipi_steer_glue_kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long;
     fn ipi_steer_glue_kvm_hypercall0(nr: c_uint) -> c_long;
+    fn ipi_steer_glue_tdvmcall(r10: u64, r11: u64, r12: u64, r13: u64) -> c_long;
     fn ipi_steer_glue_yield_to_preempted(mask: *const bindings::cpumask) -> bool;
     fn ipi_steer_glue_sysfs_init() -> c_int;
     fn ipi_steer_glue_sysfs_exit();
@@ -273,6 +275,23 @@ pub(crate) unsafe fn kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_
 pub(crate) unsafe fn kvm_hypercall0(nr: u32) -> c_long {
     // SAFETY: the caller vouches for KVM.
     unsafe { ipi_steer_glue_kvm_hypercall0(nr) }
+}
+
+/// Issues the `TDVMCALL` `call` and returns its status: 0 if the VMM did
+/// the request, anything else if it did not (also outside a TD, or in a
+/// kernel built without TDX guest support).
+///
+/// # Safety
+///
+/// `call` must be a request this guest may make now: here a standard WRMSR
+/// of the x2APIC ICR, with interrupts disabled, exactly what the kernel's
+/// #VE handler would issue for the trapped ICR write.
+#[inline]
+pub(crate) unsafe fn tdvmcall(call: &TdVmCall) -> u64 {
+    // SAFETY: the caller vouches for the request; the glue checks for a TD.
+    let status = unsafe { ipi_steer_glue_tdvmcall(call.r10, call.r11, call.r12, call.r13) };
+    // A negative errno stays non-zero, hence "not done".
+    status as u64
 }
 
 /// KVM's directed yield to the first preempted target of `mask`; tells

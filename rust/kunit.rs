@@ -17,7 +17,19 @@ mod tests {
     use crate::plan::scratch_words;
     use crate::plan::Op;
     use crate::plan::Policy;
+    use crate::plan::PolicyError;
+    use crate::posted;
+    use crate::posted::Fallback;
+    use crate::posted::PiControl;
+    use crate::posted::PiPageHeader;
+    use crate::posted::Posted;
+    use crate::posted::POSTED_INTR_VECTOR;
+    use crate::posted::POSTED_INTR_WAKEUP_VECTOR;
+    use crate::posted_ipi;
+    use crate::posted_ipi::PiDescView;
+    use crate::profile::ApicMode;
     use crate::profile::Config;
+    use crate::profile::Cost;
     use crate::profile::Costs;
     use crate::profile::Features;
     use crate::profile::Mode;
@@ -84,6 +96,172 @@ mod tests {
         assert_eq!(t.r11, 32);
         assert_eq!(t.r12, 0x830);
         assert_eq!(t.r13, 0x0000_0003_0000_00fd);
+    }
+
+    #[test]
+    fn tdvmcall_status() {
+        assert!(TdVmCall::completed(0));
+        // TDVMCALL_STATUS_INVALID_OPERAND, and -ENODEV from the glue.
+        assert!(!TdVmCall::completed(0x8000_0000_0000_0000));
+        assert!(!TdVmCall::completed(-19i64 as u64));
+    }
+
+    /// Costs under which the direct TDVMCALL and posting are the cheapest.
+    const CHEAP_TD_AND_POSTED: Costs = Costs {
+        tdvmcall: Cost {
+            per_op: 10,
+            per_target: 0,
+        },
+        posted: Cost {
+            per_op: 5,
+            per_target: 0,
+        },
+        ..Costs::SKYLAKE
+    };
+
+    /// A TDX guest with `PV_SEND_IPI`.
+    const TD: Features = Features {
+        tdx: true,
+        ..Features::KVM_X2APIC
+    };
+
+    /// A guest whose host shares posted-interrupt descriptors.
+    const POSTED: Features = Features {
+        posted_ipi: true,
+        ..Features::KVM_X2APIC
+    };
+
+    fn unicast_of(features: Features, mode: Mode) -> Result<Option<Transport>, PolicyError> {
+        let config = Config {
+            features,
+            costs: CHEAP_TD_AND_POSTED,
+            mode,
+        };
+        Policy::new(&config).map(|p| p.unicast())
+    }
+
+    #[test]
+    fn tdvmcall_and_posted_need_their_features() {
+        let (kvm, td, posted) = (Features::KVM_X2APIC, TD, POSTED);
+        assert_eq!(unicast_of(kvm, Mode::Auto), Ok(Some(Transport::X2apicIcr)));
+        assert_eq!(unicast_of(td, Mode::Auto), Ok(Some(Transport::TdVmCall)));
+        assert_eq!(unicast_of(posted, Mode::Auto), Ok(Some(Transport::Posted)));
+        for t in [Transport::TdVmCall, Transport::Posted] {
+            assert_eq!(
+                unicast_of(kvm, Mode::Forced(t)),
+                Err(PolicyError::Unavailable(t))
+            );
+        }
+        assert_eq!(
+            unicast_of(td, Mode::Forced(Transport::X2apicIcr)),
+            Err(PolicyError::Unavailable(Transport::X2apicIcr))
+        );
+        // What this module reports when loaded outside a TD, as everywhere here.
+        let f = crate::profile_of(crate::glue::F_X2APIC | crate::glue::F_PV_SEND_IPI);
+        assert!(!f.tdx && !f.posted_ipi);
+        let f = crate::profile_of(crate::glue::F_X2APIC | crate::glue::F_TDX_GUEST);
+        assert!(f.tdx && !f.posted_ipi);
+    }
+
+    #[test]
+    fn fallback_decisions() {
+        let (kvm, td, posted) = (Features::KVM_X2APIC, TD, POSTED);
+        let xapic = Features {
+            apic_mode: ApicMode::Xapic,
+            ..kvm
+        };
+        // A refused TDVMCALL or hypercall: the trapping ICR write.
+        assert_eq!(td.fallback(Transport::TdVmCall), Some(Transport::X2apicIcr));
+        assert_eq!(
+            td.fallback(Transport::KvmHcSendIpi),
+            Some(Transport::X2apicIcr)
+        );
+        assert_eq!(
+            kvm.fallback(Transport::KvmHcSendIpi),
+            Some(Transport::X2apicIcr)
+        );
+        // A post that cannot use the descriptor: the hypercall.
+        assert_eq!(
+            posted.fallback(Transport::Posted),
+            Some(Transport::KvmHcSendIpi)
+        );
+        // xAPIC: the kernel's own path.
+        assert_eq!(xapic.fallback(Transport::KvmHcSendIpi), None);
+    }
+
+    #[test]
+    fn posted_sender() {
+        let cf = Vector::CALL_FUNCTION;
+        let rs = Vector::RESCHEDULE;
+        let idle = PiControl::default()
+            .with_nv(POSTED_INTR_VECTOR)
+            .with_ndst(5);
+        let d = PiDescView::new(idle);
+        let mut sent = [0u64; 2];
+        let mut n = 0;
+        let mut notify = |icr: Icr| {
+            if let Some(slot) = sent.get_mut(n) {
+                *slot = icr.0;
+            }
+            n += 1;
+        };
+        // First post: PIR bit, ON, one notification to NDST with NV.
+        assert_eq!(
+            posted_ipi::post(Some(&d), cf, &mut notify),
+            Ok(Posted::Notified)
+        );
+        assert!(d.pending(cf) && d.control_word().on());
+        // ON already set: no second notification; same vector: coalesced.
+        assert_eq!(
+            posted_ipi::post(Some(&d), rs, &mut notify),
+            Ok(Posted::Pending)
+        );
+        assert_eq!(
+            posted_ipi::post(Some(&d), cf, &mut notify),
+            Ok(Posted::Coalesced)
+        );
+        assert_eq!(n, 1);
+        assert_eq!(sent[0], 0x5_0000_00f2);
+
+        // Blocking target: the notification carries the wakeup vector.
+        let d = PiDescView::new(idle.with_nv(POSTED_INTR_WAKEUP_VECTOR));
+        let mut icr = 0;
+        assert_eq!(
+            posted_ipi::post(Some(&d), rs, |i| icr = i.0),
+            Ok(Posted::Notified)
+        );
+        assert_eq!(icr, 0x5_0000_00f1);
+
+        // SN set: fall back without touching the PIR or ON.
+        let mut notified = false;
+        let d = PiDescView::new(idle.with_sn(true));
+        assert_eq!(
+            posted_ipi::post(Some(&d), cf, |_| notified = true),
+            Err(Fallback::Suppressed)
+        );
+        assert!(!d.pending(cf) && !d.control_word().on());
+
+        // No descriptor offered: fall back.
+        assert!(posted_ipi::descriptor(ApicId(0)).is_none());
+        assert_eq!(
+            posted_ipi::post(None, cf, |_| notified = true),
+            Err(Fallback::Absent)
+        );
+        assert!(!notified);
+    }
+
+    #[test]
+    fn posted_page_layout() {
+        let h = PiPageHeader::decode([posted::PI_PAGE_MAGIC, (2 << 32) | 1, 8]);
+        assert!(h.is_ok());
+        if let Ok(h) = h {
+            assert!(h.enabled);
+            assert_eq!(h.generation, 2);
+            assert_eq!(h.slot(ApicId(7)), Some((64 + 7 * 8, 4096 + 7 * 64)));
+            assert_eq!(h.slot(ApicId(8)), None);
+        }
+        assert!(PiPageHeader::decode([0, 1, 8]).is_err());
+        assert!(!posted::offered(0, posted::PI_SLOT_OFFERED));
     }
 
     #[test]

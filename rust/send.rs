@@ -17,12 +17,16 @@ use crate::glue;
 use crate::glue::IrqGuard;
 use crate::hypercall;
 use crate::hypercall::Outcome;
+use crate::kvm::KvmHcSendIpi;
 use crate::plan::Op;
+use crate::posted::Posted;
+use crate::posted_ipi;
 use crate::profile::Transport;
 use crate::state::CpuStats;
 use crate::state::Snapshot;
 use crate::state::Stat;
 use crate::state::State;
+use crate::tdvmcall;
 use crate::x2apic;
 
 /// The state the installed paths use; non-null exactly while they are installed.
@@ -86,7 +90,9 @@ fn send_unicast(cpu: c_int, vector: Vector, kind: Stat) {
     if snap.policy.plan_one(&mut out).is_ok() {
         dispatch(&irqs, st, snap, stats, &out, &ids, vector);
     } else {
-        fallback(&irqs, st, snap, stats, &ids, vector);
+        // Cannot happen for a valid policy; the ICR is the plainest path.
+        let t = Transport::X2apicIcr;
+        fallback(&irqs, st, snap, stats, &ids, t, vector);
     }
 }
 
@@ -173,64 +179,140 @@ fn dispatch(
                 x2apic::send(irqs, targets, vector);
                 stats.add(Stat::IcrWrites, targets.len() as u64);
             }
-            Op::Window { .. } => match op.hypercall(ids, vector) {
-                Ok(hc) => {
-                    stats.add(Stat::Hypercalls, 1);
-                    match hypercall::send(irqs, &hc) {
-                        Outcome::Delivered => {
-                            stats.add(Stat::HypercallTargets, targets.len() as u64);
+            Op::Unicast {
+                transport: Transport::TdVmCall,
+                ..
+            } => {
+                stats.add(Stat::TdVmCalls, targets.len() as u64);
+                tdvmcall::send(irqs, targets, vector, |id| {
+                    stats.add(Stat::TdVmCallErrors, 1);
+                    let one = core::slice::from_ref(&id);
+                    fallback(irqs, st, snap, stats, one, Transport::TdVmCall, vector);
+                });
+            }
+            Op::Unicast {
+                transport: Transport::Posted,
+                ..
+            } => {
+                for id in targets {
+                    let desc = posted_ipi::descriptor(*id);
+                    match posted_ipi::post(desc, vector, |icr| x2apic::write(irqs, icr)) {
+                        Ok(how) => {
+                            stats.add(Stat::Posted, 1);
+                            if how == Posted::Notified {
+                                stats.add(Stat::PostedNotified, 1);
+                            }
                         }
-                        Outcome::Partial { delivered } => {
-                            stats.add(Stat::HypercallTargets, u64::from(delivered));
-                            stats.add(Stat::HypercallPartial, 1);
-                            // The host does not say which targets it missed:
-                            // send the whole window again.  A lost IPI hangs
-                            // its target's caller; a second one runs an
-                            // idempotent handler (scheduler_ipi() or a flush
-                            // of an empty call-function queue) once more.
-                            fallback(irqs, st, snap, stats, targets, vector);
-                        }
-                        Outcome::Failed => {
-                            stats.add(Stat::HypercallErrors, 1);
-                            fallback(irqs, st, snap, stats, targets, vector);
+                        // The PIR was not touched: sending again cannot duplicate.
+                        Err(_) => {
+                            stats.add(Stat::PostedFallback, 1);
+                            let one = core::slice::from_ref(id);
+                            fallback(irqs, st, snap, stats, one, Transport::Posted, vector);
                         }
                     }
                 }
-                Err(_) => fallback(irqs, st, snap, stats, targets, vector),
+            }
+            Op::Window { .. } => match op.hypercall(ids, vector) {
+                Ok(hc) => window(irqs, st, snap, stats, &hc, targets, vector),
+                Err(_) => fallback(
+                    irqs,
+                    st,
+                    snap,
+                    stats,
+                    targets,
+                    Transport::KvmHcSendIpi,
+                    vector,
+                ),
             },
             // Transports the module does not implement are never available
             // to the policy; if one shows up anyway, do not lose the IPI.
-            Op::Unicast { .. } => fallback(irqs, st, snap, stats, targets, vector),
+            Op::Unicast { transport, .. } => {
+                fallback(irqs, st, snap, stats, targets, transport, vector)
+            }
         }
     }
 }
 
-/// Sends `vector` to `ids` without hypercalls: by x2APIC ICR writes in
-/// x2APIC mode, else through the kernel's own unicast paths.
+/// Sends one `KVM_HC_SEND_IPI` for `targets`, whose arguments `hc` are.
+#[inline]
+fn window(
+    irqs: &IrqGuard,
+    st: &State,
+    snap: &Snapshot,
+    stats: &CpuStats,
+    hc: &KvmHcSendIpi,
+    targets: &[ApicId],
+    vector: Vector,
+) {
+    stats.add(Stat::Hypercalls, 1);
+    match hypercall::send(irqs, hc) {
+        Outcome::Delivered => {
+            stats.add(Stat::HypercallTargets, targets.len() as u64);
+        }
+        Outcome::Partial { delivered } => {
+            stats.add(Stat::HypercallTargets, u64::from(delivered));
+            stats.add(Stat::HypercallPartial, 1);
+            // The host does not say which targets it missed: send the whole
+            // window again.  A lost IPI hangs its target's caller; a second
+            // one runs an idempotent handler (scheduler_ipi() or a flush of
+            // an empty call-function queue) once more.
+            let t = Transport::KvmHcSendIpi;
+            fallback(irqs, st, snap, stats, targets, t, vector);
+        }
+        Outcome::Failed => {
+            stats.add(Stat::HypercallErrors, 1);
+            let t = Transport::KvmHcSendIpi;
+            fallback(irqs, st, snap, stats, targets, t, vector);
+        }
+    }
+}
+
+/// Sends `vector` to `ids` again after an operation of `failed` did not
+/// deliver it, by the transport `Features::fallback` names: a hypercall per
+/// target for a post, else x2APIC ICR writes in x2APIC mode (trapping to
+/// the kernel's #VE handler in a TD), else the kernel's own unicast paths.
 fn fallback(
     irqs: &IrqGuard,
     st: &State,
     snap: &Snapshot,
     stats: &CpuStats,
     ids: &[ApicId],
+    failed: Transport,
     vector: Vector,
 ) {
-    if snap.config.features.available(Transport::X2apicIcr) {
-        x2apic::send(irqs, ids, vector);
-        stats.add(Stat::FallbackIcr, ids.len() as u64);
-        return;
-    }
-    let f = if vector == Vector::RESCHEDULE {
-        st.saved.smp_send_reschedule
-    } else {
-        // Both call-function vectors run the same handler.
-        st.saved.send_call_func_single_ipi
-    };
-    for &id in ids {
-        if let (Some(f), Some(cpu)) = (f, st.cpu_of(id)) {
-            // SAFETY: the kernel's own unicast path for an existing CPU.
-            unsafe { f(cpu) };
-            stats.add(Stat::FallbackKernel, 1);
+    match snap.config.features.fallback(failed) {
+        Some(Transport::KvmHcSendIpi) => {
+            for id in ids {
+                let one = core::slice::from_ref(id);
+                match KvmHcSendIpi::from_sorted(one, vector) {
+                    // A refused hypercall falls back to the ICR in turn:
+                    // `fallback(KvmHcSendIpi)` is never a hypercall.
+                    Ok(hc) => window(irqs, st, snap, stats, &hc, one, vector),
+                    Err(_) => {
+                        let t = Transport::KvmHcSendIpi;
+                        fallback(irqs, st, snap, stats, one, t, vector);
+                    }
+                }
+            }
+        }
+        Some(Transport::X2apicIcr) => {
+            x2apic::send(irqs, ids, vector);
+            stats.add(Stat::FallbackIcr, ids.len() as u64);
+        }
+        _ => {
+            let f = if vector == Vector::RESCHEDULE {
+                st.saved.smp_send_reschedule
+            } else {
+                // Both call-function vectors run the same handler.
+                st.saved.send_call_func_single_ipi
+            };
+            for &id in ids {
+                if let (Some(f), Some(cpu)) = (f, st.cpu_of(id)) {
+                    // SAFETY: the kernel's own unicast path for an existing CPU.
+                    unsafe { f(cpu) };
+                    stats.add(Stat::FallbackKernel, 1);
+                }
+            }
         }
     }
 }

@@ -155,10 +155,20 @@ pub(crate) enum Stat {
     OfflineDropped,
     /// Directed yields to a preempted target.
     Yields,
+    /// Direct `TDVMCALL`s (one per target) in a TD.
+    TdVmCalls,
+    /// `TDVMCALL`s the VMM refused; their targets were sent again.
+    TdVmCallErrors,
+    /// Targets posted through their descriptor.
+    Posted,
+    /// Posts that sent a notification.
+    PostedNotified,
+    /// Posts that could not use the descriptor and went by the fallback.
+    PostedFallback,
 }
 
 /// Number of counters.
-pub(crate) const NR_STATS: usize = 14;
+pub(crate) const NR_STATS: usize = 19;
 
 /// Names of the counters, in `Stat` order, as shown in sysfs.
 pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
@@ -176,6 +186,11 @@ pub(crate) const STAT_NAMES: [&str; NR_STATS] = [
     "fallback_kernel",
     "offline_dropped",
     "directed_yields",
+    "tdvmcalls",
+    "tdvmcall_errors",
+    "posted",
+    "posted_notified",
+    "posted_fallback",
 ];
 
 /// One CPU's counters, in a cache line of their own.

@@ -6,8 +6,8 @@
 //! from them and a cost table, and installs its own reschedule,
 //! call-function-single and call-function paths in `smp_ops` under
 //! `stop_machine()`.  Each IPI is then planned by the shared core (the very
-//! files `rust/core` tests in userspace) and sent by x2APIC ICR writes or
-//! `KVM_HC_SEND_IPI` hypercalls.  At unload the kernel's paths are restored
+//! files `rust/core` tests in userspace) and sent by x2APIC ICR writes,
+//! `KVM_HC_SEND_IPI` hypercalls or, in a TDX guest, direct `TDVMCALL`s.  At unload the kernel's paths are restored
 //! the same way, and the module waits until no CPU can still run its code.
 
 use kernel::prelude::*;
@@ -43,9 +43,11 @@ mod glue;
 mod hypercall;
 #[cfg(CONFIG_IPI_STEER_KUNIT_TEST)]
 mod kunit;
+mod posted_ipi;
 mod send;
 mod state;
 mod sysfs;
+mod tdvmcall;
 mod x2apic;
 
 use profile::ApicMode;
@@ -80,10 +82,11 @@ fn profile_of(f: u32) -> Features {
         },
         pv_send_ipi: f & glue::F_PV_SEND_IPI != 0,
         pv_sched_yield: f & glue::F_PV_SCHED_YIELD != 0,
-        // In a TD the kernel's own ICR writes go through #VE; until the
-        // direct TDVMCALL transport exists, ipi_steer does the same.
-        tdx: false,
+        // Set only in a TD: the kernel's X86_FEATURE_TDX_GUEST.
+        tdx: f & glue::F_TDX_GUEST != 0,
         host_accel: HostAccel::None,
+        // No host shares posted-interrupt descriptors yet (the registration
+        // is a proposal, docs/ABI/kvm-posted-ipi), so posting is never used.
         posted_ipi: false,
     }
 }

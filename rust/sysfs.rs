@@ -30,7 +30,15 @@ use crate::state::STAT_NAMES;
 pub(crate) const COST_MAX: u32 = 1_000_000_000;
 
 /// The transports this module can send with, in the order `mode` lists them.
-pub(crate) const IMPLEMENTED: [Transport; 2] = [Transport::X2apicIcr, Transport::KvmHcSendIpi];
+///
+/// Each is listed only where the guest can use it: `tdvmcall` in a TD,
+/// `posted` never yet (no host offers it).
+pub(crate) const IMPLEMENTED: [Transport; 4] = [
+    Transport::X2apicIcr,
+    Transport::KvmHcSendIpi,
+    Transport::TdVmCall,
+    Transport::Posted,
+];
 
 /// Writes formatted text into a sysfs page.
 struct PageWriter<'a> {
@@ -182,7 +190,7 @@ fn show_calibration(r: &calibration::Report, w: &mut PageWriter<'_>) -> core::fm
         writeln!(w, "median {} {} targets: {} cycles", t.name(), k, m)?;
     }
     if let Ok(c) = r.result {
-        for t in IMPLEMENTED {
+        for t in calibration::TIMED {
             let cost = c.get(t);
             writeln!(w, "fitted {} {} {}", t.name(), cost.per_op, cost.per_target)?;
         }
