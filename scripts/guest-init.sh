@@ -225,6 +225,14 @@ run_l2_once() {
 				# L2 made no progress within its time limit (its clock
 				# stops like the other emulation deaths).
 				: >/tmp/l2hung ;;
+			*"ENTRY_TRAMPOLINE stack guard page was hit"*)
+				# L2's entry code took #GP on its own IRET back to
+				# the kernel, again and again, until the entry stack
+				# overflowed.  Seen under the emulated SVM only, and
+				# also with ipi_steer not loaded (the kernel's own
+				# rows of the exits test): a death under emulation.
+				: >/tmp/l2iretgp
+				: >/tmp/l2trouble ;;
 			*"timer wakeup didn't happen"*)
 				# RCU's own diagnosis: the grace-period kthread's
 				# timer never fired.  L2 will not recover.
@@ -270,7 +278,9 @@ run_l2() {
 	# L2's kernel reports an error while booting, before any test or
 	# module of ours has run (e.g. lockdep seeing nested timer interrupts),
 	# or L2's idle vCPUs stop taking timer interrupts and RCU stalls
-	# ("timer wakeup didn't happen").  Such an L2 is restarted, at most
+	# ("timer wakeup didn't happen"), or its entry code takes #GP on its
+	# own IRET until the entry stack overflows (also seen with ipi_steer
+	# not loaded).  Such an L2 is restarted, at most
 	# five times, and every restart is reported in the summary; any other
 	# kernel error (oops, BUG, WARNING, CSD-lock timeout) or test failure
 	# ends the run and fails it.  A restarted L2 runs only the tests that
@@ -280,7 +290,7 @@ run_l2() {
 	: >/tmp/l2passed
 	while :; do
 		rm -f /tmp/l2done /tmp/l2ending /tmp/l2timer /tmp/l2trouble /tmp/l2qemuerr \
-			/tmp/l2hung /tmp/l2boot /tmp/l2tests /tmp/l2failed /tmp/l2silent
+			/tmp/l2iretgp /tmp/l2hung /tmp/l2boot /tmp/l2tests /tmp/l2failed /tmp/l2silent
 		todo=
 		for t in $L2_TESTS; do
 			grep -qx "$t" /tmp/l2passed || todo="$todo${todo:+,}$t"
@@ -306,6 +316,8 @@ run_l2() {
 			break
 		elif [ -e /tmp/l2timer ]; then
 			why='RCU stall, timer wakeups lost'
+		elif [ -e /tmp/l2iretgp ]; then
+			why='#GP on its own IRET until the entry stack overflowed'
 		elif [ -e /tmp/l2trouble ]; then
 			break
 		elif [ -e /tmp/l2hung ]; then
