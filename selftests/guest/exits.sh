@@ -57,13 +57,23 @@ vsum() {
 }
 
 # measure LABEL KIND K: one row; appends "label kind k icr hc exits" to $TABLE.
+# Between the two readings of L1's counters the shell forks nothing: a
+# fork and exit in the guest can make CPU 0 send IPIs of the vectors
+# counted (TLB flushes, wakeups), which would be charged to the row.  A
+# short warm-up of the same kind and targets comes first, so that work
+# left over from a mode switch or module load is not either.
 measure() {
-	a=$(l1_counters) || { ktap_fail "$1 $2 k=$3: no answer from L1"; return; }
-	s0=$(stat kernel_shorthand)
-	r=$(traffic "$2" "$OPS" "$(targets_of "$3")")
-	b=$(l1_counters)
-	s1=$(stat kernel_shorthand)
+	tg=$(targets_of "$3")
 	vecs=$(vectors_of "$2")
+	traffic "$2" $((OPS / 10 + 1)) "$tg" >/dev/null
+	s0=$(stat kernel_shorthand)
+	l1_counters >/tmp/exits.a || { ktap_fail "$1 $2 k=$3: no answer from L1"; return; }
+	echo "$2 $OPS $tg" >"$TRAFFIC" || { ktap_fail "$1 $2 k=$3: ipi_traffic refused the run"; return; }
+	l1_counters >/tmp/exits.b
+	r=$(cat "$TRAFFIC")
+	s1=$(stat kernel_shorthand)
+	read -r a </tmp/exits.a
+	read -r b </tmp/exits.b
 	icr=$(($(vsum icr_writes $b) - $(vsum icr_writes $a)))
 	hc=$(($(vsum sender_hypercalls $b) - $(vsum sender_hypercalls $a)))
 	ex=$(($(counter sender_exits $b) - $(counter sender_exits $a)))
