@@ -22,12 +22,18 @@
 #                   (Debian: the headers package plus the overlay); no
 #                   toolchain root involved
 #   make modules_install KDIR=...   install that build (depmod included)
+#   make install    on the target machine, as root: register the sources
+#                   with DKMS (/usr/src/ipi_steer-VERSION), build and
+#                   install for the running kernel (KERNEL=<release> for
+#                   another); DKMS rebuilds it for later kernels
+#   make uninstall  remove it from DKMS and /usr/src
+#   make dkms-source DESTDIR=<dir>  only stage the DKMS source tree
 #   make clean      remove build/ (the cache stays; see README)
 
 SHELL := /bin/bash
 
 .PHONY: all module toolchain kernel kselftests core-test intree run check soak bench kvm-compare \
-	stock modules modules_install clean
+	stock modules modules_install install uninstall dkms-source clean
 
 all: module
 
@@ -72,6 +78,15 @@ stock:
 modules modules_install:
 	@test -n "$(KDIR)" || { echo 'make $@ needs KDIR=<kernel build dir>, e.g. KDIR=/lib/modules/$$(uname -r)/build' >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_IPI_STEER=m $@
+
+install:
+	@scripts/dkms.sh install $(KERNEL)
+
+uninstall:
+	@scripts/dkms.sh remove
+
+dkms-source:
+	@scripts/dkms.sh source $(DESTDIR)
 
 clean:
 	rm -rf build

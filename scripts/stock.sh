@@ -178,26 +178,55 @@ $(diff "$obj/exports.debian" "$obj/exports.here" | head -n 10)"
 	done
 	tar -xzf "$out/headers-overlay.tar.gz" --keep-directory-symlink \
 		-C "$sys/usr/src/linux-headers-$R"
-	mount -t tmpfs -o size=1m stock "/usr/src"
+	mount -t tmpfs -o size=16m stock "/usr/src"
 	mkdir -p "/usr/src/linux-headers-$R" "/usr/src/linux-headers-$ABI-common"
 	mount --bind "$sys/usr/src/linux-headers-$R" "/usr/src/linux-headers-$R"
 	mount --bind "$sys/usr/src/linux-headers-$ABI-common" "/usr/src/linux-headers-$ABI-common"
 	local made_kb=0
 	[ -d "$kb" ] || { mkdir "$kb"; made_kb=1; }
 	mount --bind "$sys$kb" "$kb"
-	local rc=0
+	local rc=0 why=
 	mkdir -p "$out/dkms"
 	make -C "/usr/src/linux-headers-$R" M=/src MO="$out/dkms" CONFIG_IPI_STEER=m \
-		${IPI_STEER_STOCK_RUSTC:+RUSTC="$rustc"} modules >"$out/dkms/build.log" 2>&1 || rc=$?
+		${IPI_STEER_STOCK_RUSTC:+RUSTC="$rustc"} modules >"$out/dkms/build.log" 2>&1 ||
+		{ rc=$?; why="the module does not build against Debian's headers packages plus the overlay"; }
+	# 8. DKMS, as `make install` runs it on the target machine: the
+	#    sources staged by scripts/dkms.sh, added, built and installed by
+	#    Debian's dkms against the same headers (its trees kept apart).
+	local dk=$out/dkms-tree dkv
+	dkv=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' /src/dkms.conf)
+	if [ $rc = 0 ] && [ -z "${IPI_STEER_STOCK_RUSTC:-}" ]; then
+		rm -rf "$dk"
+		mkdir -p "$dk/var" "$dk/lib/modules/$R"
+		/src/scripts/dkms.sh source "" >/dev/null
+		{
+			dkms add "ipi_steer/$dkv" --dkmstree "$dk/var" &&
+				dkms build "ipi_steer/$dkv" -k "$R" --dkmstree "$dk/var" \
+					--kernelsourcedir "/usr/src/linux-headers-$R" &&
+				dkms install "ipi_steer/$dkv" -k "$R" --dkmstree "$dk/var" \
+					--kernelsourcedir "/usr/src/linux-headers-$R" --installtree "$dk/lib/modules" \
+					--force
+		} >"$out/dkms/dkms.log" 2>&1 || { rc=$?; why="dkms could not build or install ipi_steer (dkms.log above)"; }
+	fi
 	umount "$kb" "/usr/src/linux-headers-$R" "/usr/src/linux-headers-$ABI-common" "/usr/src"
 	[ $made_kb = 0 ] || rmdir "$kb"
 	rm -rf "$sys"
 	if [ $rc != 0 ] || grep -Eq 'warning:|error:' "$out/dkms/build.log"; then
-		cat "$out/dkms/build.log" >&2
-		die "the module does not build against Debian's headers packages plus the overlay"
+		cat "$out/dkms/build.log" "$out/dkms/dkms.log" >&2 2>/dev/null
+		[ -n "$why" ] || why="the module does not build warning-free against Debian's headers packages plus the overlay"
+		die "$why"
 	fi
 	same "the vermagic of the module built against the headers packages" \
 		"$vermagic" "$(modinfo -F vermagic "$out/dkms/ipi_steer.ko")"
+	if [ -z "${IPI_STEER_STOCK_RUSTC:-}" ]; then
+		local dko
+		dko=$(find "$dk/lib/modules/$R" -name 'ipi_steer.ko*' | head -n1)
+		[ -n "$dko" ] || { cat "$out/dkms/dkms.log" >&2; die "dkms install left no ipi_steer.ko"; }
+		same "the vermagic of the module dkms installed" "$vermagic" "$(modinfo -F vermagic "$dko")"
+		mkdir -p "$out/dkms-installed"
+		cp "$dko" "$out/dkms-installed/ipi_steer.ko"
+		log "$R: dkms added, built and installed ipi_steer $dkv ($(basename "$dko"))"
+	fi
 	log "$R: ipi_steer.ko built, and built again against the headers packages + overlay"
 }
 

@@ -34,6 +34,11 @@
 #                          (Debian's own vmlinuz of STOCK_RELEASE, with
 #                          ipi_steer built for it by scripts/stock.sh; no
 #                          KUnit, scftorture or fault injection there)
+#   --stock-module M       with --guest-kernel stock, which ipi_steer.ko
+#                          the guest loads: "built" (default: make stock's)
+#                          or "dkms" (the one Debian's dkms built and
+#                          installed from the DKMS sources, as make install
+#                          does)
 #
 # Environment: IPI_STEER_L1_PATCHES=none boots L1 on the host kernel built
 # without host-patches/ (nested mode); IPI_STEER_L1_TCG_THREAD=single runs
@@ -70,6 +75,7 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$2; shift ;;
 	--accel) ACCEL=$2; shift ;;
 	--guest-kernel) GUEST_KERNEL=$2; shift ;;
+	--stock-module) STOCK_MODULE=$2; shift ;;
 	--inner) INNER=1 ;;
 	*) die "unknown option $1 (see the head of scripts/vm.sh)" ;;
 	esac
@@ -78,6 +84,7 @@ done
 case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
 case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 case "$GUEST_KERNEL" in test | stock) ;; *) die "--guest-kernel must be test or stock" ;; esac
+case "${STOCK_MODULE:=built}" in built | dkms) ;; *) die "--stock-module must be built or dkms" ;; esac
 [ -z "$L2_CPUS" ] || [ "$MODE" = nested ] || die "--l2-cpu needs --mode nested"
 for t in $GUEST_TESTS; do [ -f "$TOP/selftests/guest/$t.sh" ] || die "no guest test $t"; done
 if [ "$GUEST_KERNEL" = stock ]; then
@@ -205,6 +212,7 @@ KDIR=$("$TOP/scripts/kernel.sh")
 if [ "$GUEST_KERNEL" = stock ]; then
 	STOCK=$("$TOP/scripts/stock.sh")
 	KO=$STOCK/ipi_steer.ko TRAFFIC=$STOCK/ipi_traffic.ko BZIMAGE=/src/${STOCK#"$TOP"/}/vmlinuz
+	[ "$STOCK_MODULE" = built ] || KO=$STOCK/dkms-installed/ipi_steer.ko
 else
 	KO=$("$TOP/scripts/module.sh" --test)
 	TRAFFIC=$TOP/build/ipi_traffic/ipi_traffic.ko
@@ -222,7 +230,7 @@ LOGDIR=$TOP/build/logs
 mkdir -p "$LOGDIR"
 LOG=$LOGDIR/$NAME.log
 
-log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL guest kernel=$GUEST_KERNEL tests:${GUEST_TESTS:- none}${HOST_TESTS:+ host:$HOST_TESTS}"
+log "vm $NAME: mode=$MODE smp=$SMP_ARG accel=$ACCEL guest kernel=$GUEST_KERNEL${STOCK:+ module=${KO#"$TOP"/}} tests:${GUEST_TESTS:- none}${HOST_TESTS:+ host:$HOST_TESTS}"
 IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_TRAFFIC=/src/${TRAFFIC#"$TOP"/} IPI_STEER_BZIMAGE=$BZIMAGE \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
