@@ -27,7 +27,7 @@ build() {
 		die "the build of ${src:-.} is not warning-free"
 	fi
 }
-# IPI_STEER_FAULT=drop_ipi builds a module that loses one IPI in 100,
+# IPI_STEER_FAULT=drop_ipi builds a module that loses one reschedule IPI in 50,
 # IPI_STEER_FAULT=knob_invalid one whose costs knob applies out-of-range
 # values (fault demos, see scripts/check.sh).
 fault=
