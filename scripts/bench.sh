@@ -78,7 +78,7 @@ for t in $TOPOS; do
 			printf "%s,%s,%s,%s,%.2f,%.2f,%s,%s\n", t, $2, $3, $1,
 				$4 / ops, $5 / ops, p[key], cyc
 		}' "$OUT/predicted-$t.csv" - >>"$OUT/bench.csv"
-	grep -E '^L2\| # (\||exits per|send path|round trip)' "$log" | sed 's/^L2| # //' \
+	grep -aE '^L2\| # (\||exits per|send path|round trip)' "$log" | sed 's/^L2| # //' \
 		>"$OUT/bench-$t.md"
 done
 

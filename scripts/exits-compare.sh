@@ -22,7 +22,7 @@ TOL=${TOLERANCE:-0.6}
 
 # Rows "kind k column icr hc" from the markdown table in a log.
 cells() {
-	grep -E '^L2\| # \|' "$1" | sed 's/^L2| # //' | awk -F'|' '
+	grep -aE '^L2\| # \|' "$1" | sed 's/^L2| # //' | awk -F'|' '
 		/\| kind \|/ { for (i = 4; i < NF; i++) { h = $i; gsub(/ \(icr\+hc\)| /, "", h); col[i] = h }; next }
 		/^\|---/ { next }
 		{

@@ -33,7 +33,7 @@ for log in "$@"; do
 	[ -n "$ids" ] || die "$log: no APIC ids (from the exits test)"
 	[ -n "$costs" ] || die "$log: no pinned costs (from the exits test)"
 	echo "== $(basename "$log" .log): APIC ids $ids, costs $costs"
-	measured=$(grep -E '^L2\| # \|' "$log" | sed 's/^L2| # //' | awk -F'|' '
+	measured=$(grep -aE '^L2\| # \|' "$log" | sed 's/^L2| # //' | awk -F'|' '
 		/\| kind \|/ { for (i = 4; i < NF; i++) { h = $i; gsub(/ \(icr\+hc\)| /, "", h); col[i] = h }; next }
 		/^\|---/ { next }
 		{

@@ -20,7 +20,7 @@ rc=0
 	--env EXITS_OPS=100 --guest-test exits --timeout 1800 || rc=$?
 LOG=$TOP/build/logs/run.log
 echo
-grep -E '^L2\| # (\||exits per)' "$LOG" | sed 's/^L2| # //'
-grep -E '^L2\| .*Linux version' "$LOG" | head -n1 | sed 's/^L2| \[[^]]*\] //; s/ (.*//'
-grep -E '^L2\| .*ipi_steer: loaded' "$LOG" | head -n1 | sed 's/^L2| \[[^]]*\] //'
+grep -aE '^L2\| # (\||exits per)' "$LOG" | sed 's/^L2| # //'
+grep -aE '^L2\| .*Linux version' "$LOG" | head -n1 | sed 's/^L2| \[[^]]*\] //; s/ (.*//'
+grep -aE '^L2\| .*ipi_steer: loaded' "$LOG" | head -n1 | sed 's/^L2| \[[^]]*\] //'
 exit $rc

@@ -12,7 +12,7 @@ fail=0 skipped=0
 # $1 = level label, $2 = line prefix in the log, $3 = test name
 judge() {
 	local lvl=$1 pfx=$2 t=$3 res ok nok
-	res=$(grep -F "$pfx@@RESULT $t " "$LOG" | tail -n1 | sed -E 's/.*@@RESULT [^ ]+ ([0-9]+)@@.*/\1/')
+	res=$(grep -a -F "$pfx@@RESULT $t " "$LOG" | tail -n1 | sed -E 's/.*@@RESULT [^ ]+ ([0-9]+)@@.*/\1/')
 	read -r ok nok < <(awk -v s="$pfx@@START $t@@" -v e="$pfx@@RESULT $t " -v p="$pfx" '
 		index($0, s) { on = 1; next }
 		index($0, e) { on = 0 }
@@ -25,19 +25,19 @@ judge() {
 		printf '  %-3s %-28s pass  (%d ok, %d not ok)\n' "$lvl" "$t" "$ok" "$nok"
 	else
 		printf '  %-3s %-28s FAIL  (status %s, %d ok, %d not ok)\n' "$lvl" "$t" "${res:-missing}" "$ok" "$nok"
-		grep -F "$pfx" "$LOG" | grep -E '^(L2\| )? *not ok ' | sed 's/^/      /' | head -20
+		grep -a -F "$pfx" "$LOG" | grep -a -E '^(L2\| )? *not ok ' | sed 's/^/      /' | head -20
 		fail=1
 	fi
 }
 
 echo "== $(basename "$LOG" .log) ($MODE) =="
-if [ "$MODE" = nested ] && grep -q '^@@HARNESS L2 died under emulation' "$LOG"; then
+if [ "$MODE" = nested ] && grep -a -q '^@@HARNESS L2 died under emulation' "$LOG"; then
 	# Earlier L2 attempts died under the emulator (see
 	# scripts/guest-init.sh), which is reported, not hidden.  Of each, keep
 	# what it printed up to its last passed test: those tests count, and
 	# their output is scanned for kernel errors like the rest.  The last
 	# attempt is judged whole.
-	grep '^@@HARNESS L2 died' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
+	grep -a '^@@HARNESS L2 died' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
 	awk '
 		function flush(upto,   i) { for (i = 1; i <= upto; i++) print buf[i]; n = 0; keep = 0 }
 		/^@@L2 starting/ { flush(keep); print; next }
@@ -48,29 +48,29 @@ if [ "$MODE" = nested ] && grep -q '^@@HARNESS L2 died under emulation' "$LOG"; 
 fi
 if [ "$MODE" = nested ]; then
 	for t in $HOST_TESTS; do judge L1 "" "$t"; done
-	if grep -q '^@@HARNESS L2 unusable under emulation' "$LOG"; then
+	if grep -a -q '^@@HARNESS L2 unusable under emulation' "$LOG"; then
 		# Every L2 died the way only the emulator kills it: the L2 tests
 		# did not run, which is reported as skipped, never as passed.
-		grep '^@@HARNESS L2 unusable' "$LOG" | sed 's/^@@HARNESS /  SKIPPED L2 tests: /; s/@@$//'
+		grep -a '^@@HARNESS L2 unusable' "$LOG" | sed 's/^@@HARNESS /  SKIPPED L2 tests: /; s/@@$//'
 		skipped=1
 	else
-		grep '^@@HARNESS L2 could not start' "$LOG" | sed 's/^@@HARNESS /  /; s/@@$//'
+		grep -a '^@@HARNESS L2 could not start' "$LOG" | sed 's/^@@HARNESS /  /; s/@@$//'
 		for t in $GUEST_TESTS; do judge L2 "L2| " "$t"; done
-		grep -q '^L2| @@DONE@@' "$LOG" || { echo "  L2 did not finish its run"; fail=1; }
+		grep -a -q '^L2| @@DONE@@' "$LOG" || { echo "  L2 did not finish its run"; fail=1; }
 	fi
 else
 	for t in $GUEST_TESTS; do judge L1 "" "$t"; done
 fi
-grep -q '^@@DONE@@' "$LOG" || { echo "  the guest did not finish its run"; fail=1; }
+grep -a -q '^@@DONE@@' "$LOG" || { echo "  the guest did not finish its run"; fail=1; }
 
 if [ "${skipped:-0}" = 1 ]; then
-	grep -v '^L2| ' "$LOG" >"$LOG.l1"
+	grep -a -v '^L2| ' "$LOG" >"$LOG.l1"
 	LOG=$LOG.l1
 fi
 bad='Kernel panic|BUG: |WARNING: |Oops|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hung_task|rcu_sched detected stalls|rcu: INFO|self-detected stall|Detected non-responsive CSD lock|csd: CSD lock|@@HARNESS timeout'
-if grep -Eq "$bad" "$LOG"; then
+if grep -a -Eq "$bad" "$LOG"; then
 	echo "  kernel trouble in the log:"
-	grep -En "$bad" "$LOG" | head -10 | sed 's/^/      /'
+	grep -a -En "$bad" "$LOG" | head -10 | sed 's/^/      /'
 	fail=1
 fi
 if [ $fail != 0 ]; then
