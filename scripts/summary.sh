@@ -31,6 +31,16 @@ judge() {
 }
 
 echo "== $(basename "$LOG" .log) ($MODE) =="
+if grep -a -q '^@@HARNESS guest hung while booting' "$LOG"; then
+	# A boot that never reached init (scripts/vm.sh, boot watchdog) ran
+	# no test and no module code; it is reported, and the boot after it
+	# is judged whole.  If every boot hung, no test reported: a failure.
+	grep -a '^@@HARNESS guest hung' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
+	awk '/^@@HARNESS guest hung while booting \(attempt/ { n = 0; next }
+		{ buf[++n] = $0 }
+		END { for (i = 1; i <= n; i++) print buf[i] }' "$LOG" >"$LOG.booted"
+	LOG=$LOG.booted
+fi
 if [ "$MODE" = nested ] && grep -a -q '^@@HARNESS L2 died under emulation' "$LOG"; then
 	# Earlier L2 attempts died under the emulator (see
 	# scripts/guest-init.sh), which is reported, not hidden.  Of each, keep

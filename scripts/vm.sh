@@ -42,7 +42,9 @@
 #
 # Environment: IPI_STEER_L1_PATCHES=none boots L1 on the host kernel built
 # without host-patches/ (nested mode); IPI_STEER_L1_TCG_THREAD=single runs
-# L1 with one TCG thread.
+# L1 with one TCG thread.  IPI_STEER_BOOT_WATCHDOG (seconds, default 120):
+# a guest (L1 in nested mode) that has not reached its init by then is
+# booted again, at most twice, and the restart is reported.
 #
 # Every guest test prints TAP; the harness collects them into one summary and
 # fails on a non-zero test status, a missing test result, a panic, an oops, a
@@ -56,6 +58,7 @@
 MODE=tcg NAME= SMP=4 TOPO= L1_SMP=4 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
 GUEST_KERNEL=test L2_CPUS=
 ACCEL=${IPI_STEER_ACCEL:-tcg}
+BOOT_WATCHDOG=${IPI_STEER_BOOT_WATCHDOG:-120}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) MODE=$2; shift ;;
@@ -199,9 +202,48 @@ CONF
 			-append "console=ttyS0 panic=-1 oops=panic kvm_amd.vgif=0")
 	fi
 	echo "qemu command: ${QEMU[*]}"
-	timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1
-	rc=$?
-	[ $rc = 124 ] && echo "@@HARNESS timeout after ${TIMEOUT}s@@"
+	# Boot watchdog.  Under emulation a kernel has been seen to stop for
+	# good during early boot, before init ran and long before any module
+	# code (Debian's kernel under TCG, once, right after SMP bring-up).
+	# A guest that has not printed @@BOOTED within BOOT_WATCHDOG seconds
+	# (boots take under 10 s of guest time) is killed and booted again,
+	# at most twice; each such restart is reported in the log and the
+	# summary.  Once init has run the watchdog is off: a hang after that
+	# is the run's timeout, and fails it.
+	attempt=1
+	while :; do
+		con=$WORK/console.$attempt
+		: >"$con"
+		timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$con" 2>&1 &
+		qpid=$!
+		tail -n +1 -f --pid=$qpid "$con" &
+		tpid=$!
+		hung= waited=0
+		while kill -0 $qpid 2>/dev/null; do
+			grep -a -q '^@@BOOTED' "$con" && break
+			if [ $waited -ge "$BOOT_WATCHDOG" ]; then
+				hung=1
+				kill $qpid
+				break
+			fi
+			sleep 2
+			waited=$((waited + 2))
+		done
+		wait $qpid
+		rc=$?
+		wait $tpid
+		if [ -n "$hung" ]; then
+			if [ $attempt -ge 3 ]; then
+				echo "@@HARNESS guest hung while booting in all $attempt attempts (no init after ${BOOT_WATCHDOG}s)@@"
+				break
+			fi
+			echo "@@HARNESS guest hung while booting (attempt $attempt: no init after ${BOOT_WATCHDOG}s, before any test), restarting it@@"
+			attempt=$((attempt + 1))
+			continue
+		fi
+		[ $rc = 124 ] && echo "@@HARNESS timeout after ${TIMEOUT}s@@"
+		break
+	done
 	exit 0
 fi
 
@@ -235,7 +277,7 @@ IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_TRAFFIC=/src/${TRAFFIC#"$TOP"/} IPI_STEER_BZIMAGE=$BZIMAGE \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
 IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
+IN_ROOT_ENV="IPI_STEER_BOOT_WATCHDOG IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for c in $L2_CPUS; do printf -- '--l2-cpu %s ' "$c"; done) \
