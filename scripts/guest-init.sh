@@ -225,6 +225,34 @@ run_l2_once() {
 				# L2 made no progress within its time limit (its clock
 				# stops like the other emulation deaths).
 				: >/tmp/l2hung ;;
+			*"[ipi_steer]"*)
+				# A frame of the module in a kernel report: such an
+				# L2 is never put down to the emulator (see run_l2).
+				: >/tmp/l2ours ;;
+			*"possible recursive locking detected"*)
+				: >/tmp/l2recursive
+				: >/tmp/l2trouble
+				if [ ! -e /tmp/l2tests ]; then
+					: >/tmp/l2boot
+					end_l2_when_quiet 60
+				fi ;;
+			*"(hrtimer_bases.lock)"*", at: hrtimer_interrupt+"*)
+				# lockdep: hrtimer_interrupt() taking the lock that
+				# the CPU already holds in its own timer code, that
+				# is, a timer interrupt taken with interrupts off.
+				# No guest code can make a CPU do that; the emulated
+				# SVM does (also seen while L2 booted, before any
+				# module code).  The CPU then spins on that lock.
+				if [ -e /tmp/l2recursive ]; then
+					: >/tmp/l2irqoff
+					end_l2_when_quiet 60
+				fi ;;
+			*"still haven't responded to the NMI"*)
+				# RCU's stall report: a vCPU took no NMI for 10 s,
+				# so it is not being run at all; no guest code can
+				# block NMIs outside an NMI handler.
+				: >/tmp/l2nmi
+				: >/tmp/l2trouble ;;
 			*"ENTRY_TRAMPOLINE stack guard page was hit"*)
 				# L2's entry code took #GP on its own IRET back to
 				# the kernel, again and again, until the entry stack
@@ -280,7 +308,9 @@ run_l2() {
 	# or L2's idle vCPUs stop taking timer interrupts and RCU stalls
 	# ("timer wakeup didn't happen"), or its entry code takes #GP on its
 	# own IRET until the entry stack overflows (also seen with ipi_steer
-	# not loaded).  Such an L2 is restarted, at most
+	# not loaded), or a CPU takes a timer interrupt with interrupts off,
+	# or a vCPU stops taking even NMIs.  Unless a frame of the module is
+	# in the report, such an L2 is restarted, at most
 	# five times, and every restart is reported in the summary; any other
 	# kernel error (oops, BUG, WARNING, CSD-lock timeout) or test failure
 	# ends the run and fails it.  A restarted L2 runs only the tests that
@@ -290,7 +320,8 @@ run_l2() {
 	: >/tmp/l2passed
 	while :; do
 		rm -f /tmp/l2done /tmp/l2ending /tmp/l2timer /tmp/l2trouble /tmp/l2qemuerr \
-			/tmp/l2iretgp /tmp/l2hung /tmp/l2boot /tmp/l2tests /tmp/l2failed /tmp/l2silent
+			/tmp/l2iretgp /tmp/l2hung /tmp/l2boot /tmp/l2tests /tmp/l2failed /tmp/l2silent \
+			/tmp/l2ours /tmp/l2recursive /tmp/l2irqoff /tmp/l2nmi
 		todo=
 		for t in $L2_TESTS; do
 			grep -qx "$t" /tmp/l2passed || todo="$todo${todo:+,}$t"
@@ -309,6 +340,9 @@ run_l2() {
 		elif [ -e /tmp/l2qemuerr ]; then
 			echo "@@HARNESS L2 could not start: QEMU said: $(cat /tmp/l2qemuerr)@@"
 			break
+		elif [ -e /tmp/l2ours ]; then
+			# A kernel report with the module in it: judged as it is.
+			break
 		elif [ -e /tmp/l2boot ]; then
 			why='kernel error or unhealthy timers while booting, before any test'
 		elif [ -e /tmp/l2done ] || [ -e /tmp/l2failed ]; then
@@ -318,6 +352,10 @@ run_l2() {
 			why='RCU stall, timer wakeups lost'
 		elif [ -e /tmp/l2iretgp ]; then
 			why='#GP on its own IRET until the entry stack overflowed'
+		elif [ -e /tmp/l2irqoff ]; then
+			why='timer interrupt taken with interrupts off (lockdep: recursive hrtimer_bases.lock)'
+		elif [ -e /tmp/l2nmi ]; then
+			why='RCU stall on a vCPU that took no NMI for 10 s'
 		elif [ -e /tmp/l2trouble ]; then
 			break
 		elif [ -e /tmp/l2hung ]; then
