@@ -85,6 +85,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
+case "$BOOT_WATCHDOG" in '' | *[!0-9]*) die "IPI_STEER_BOOT_WATCHDOG must be a number of seconds" ;; esac
 case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 case "$GUEST_KERNEL" in test | stock) ;; *) die "--guest-kernel must be test or stock" ;; esac
 case "${STOCK_MODULE:=built}" in built | dkms) ;; *) die "--stock-module must be built or dkms" ;; esac
