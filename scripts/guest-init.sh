@@ -187,7 +187,7 @@ run_l2_once() {
 	# scaling): QEMU then refuses to start; use the rate KVM has.
 	[ -s /tmp/l2tschost ] && cpu="host,tsc-frequency=$(cat /tmp/l2tschost)000"
 	{
-		timeout -k 5 "${L2_TIMEOUT:-1200}" qemu-system-x86_64 -enable-kvm -cpu "$cpu" \
+		timeout -k 5 "$l2_limit" qemu-system-x86_64 -enable-kvm -cpu "$cpu" \
 			-name l2,debug-threads=on \
 			-smp "$L2_SMP" ${L2_QEMU_ARGS:-} -m 768M -vga none -display none -serial stdio -monitor none \
 			-no-reboot -nic none -kernel /l2/bzImage -initrd /l2/initrd.cpio \
@@ -326,9 +326,26 @@ run_l2() {
 		for t in $L2_TESTS; do
 			grep -qx "$t" /tmp/l2passed || todo="$todo${todo:+,}$t"
 		done
+		# All attempts share L2_BUDGET, seconds of L1's uptime (set by
+		# scripts/vm.sh from its time limit, less room for L1 to end
+		# and report): an attempt may use what is left of it, at most
+		# L2_TIMEOUT, so that L1's time limit never cuts off the run
+		# and its reports.  An attempt needs at least 240 s.
+		now=$(cut -d. -f1 /proc/uptime)
+		left=$((${L2_BUDGET:-3600} - now))
+		l2_limit=${L2_TIMEOUT:-1200}
+		[ "$left" -lt "$l2_limit" ] && l2_limit=$left
+		if [ "$l2_limit" -lt 240 ]; then
+			if [ "$attempt" = 1 ]; then
+				echo "@@HARNESS L2 could not start: only $left s of its time budget left@@"
+			else
+				echo "@@HARNESS L2 unusable under emulation: died in all $((attempt - 1)) attempts, no time left for another (last: $why)@@"
+			fi
+			break
+		fi
 		# A new QEMU has new vCPU threads: find vCPU 0 again.
 		VCPU0=
-		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt tests=$todo L1 TSC: $(dmesg | sed -n 's/.*Refined TSC clocksource calibration: //p' | tail -n1)@@"
+		echo "@@L2 starting: smp=$L2_SMP attempt=$attempt tests=$todo limit=${l2_limit}s L1 TSC: $(dmesg | sed -n 's/.*Refined TSC clocksource calibration: //p' | tail -n1)@@"
 		# A short RCU stall timeout while L2 settles, see run_tests.
 		L2_ARGS="$L2_CMDLINE harness.tests=$todo rcupdate.rcu_cpu_stall_timeout=5"
 		run_l2_once

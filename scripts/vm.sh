@@ -45,6 +45,8 @@
 # L1 with one TCG thread.  IPI_STEER_BOOT_WATCHDOG (seconds, default 120):
 # a guest (L1 in nested mode) that has not reached its init by then is
 # booted again, at most twice, and the restart is reported.
+# IPI_STEER_SILENCE_WATCHDOG (seconds, default 600): a booted guest whose
+# console stays silent that long has stopped; it is ended and the run fails.
 #
 # Every guest test prints TAP; the harness collects them into one summary and
 # fails on a non-zero test status, a missing test result, a panic, an oops, a
@@ -59,6 +61,7 @@ MODE=tcg NAME= SMP=4 TOPO= L1_SMP=4 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900
 GUEST_KERNEL=test L2_CPUS=
 ACCEL=${IPI_STEER_ACCEL:-tcg}
 BOOT_WATCHDOG=${IPI_STEER_BOOT_WATCHDOG:-120}
+SILENCE_WATCHDOG=${IPI_STEER_SILENCE_WATCHDOG:-600}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) MODE=$2; shift ;;
@@ -86,6 +89,7 @@ while [ $# -gt 0 ]; do
 done
 case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
 case "$BOOT_WATCHDOG" in '' | *[!0-9]*) die "IPI_STEER_BOOT_WATCHDOG must be a number of seconds" ;; esac
+case "$SILENCE_WATCHDOG" in '' | *[!0-9]*) die "IPI_STEER_SILENCE_WATCHDOG must be a number of seconds" ;; esac
 case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 case "$GUEST_KERNEL" in test | stock) ;; *) die "--guest-kernel must be test or stock" ;; esac
 case "${STOCK_MODULE:=built}" in built | dkms) ;; *) die "--stock-module must be built or dkms" ;; esac
@@ -191,6 +195,7 @@ if [ "${INNER:-0}" = 1 ]; then
 L2_SMP="$SMP_ARG"
 L2_CMDLINE="$GUEST_CMDLINE"
 L2_TESTS="$GUEST_TESTS"
+L2_BUDGET="$((TIMEOUT > 300 ? TIMEOUT - 120 : TIMEOUT * 3 / 5))"
 L2_QEMU_ARGS="$(for c in $L2_CPUS; do printf -- '-device host-x86_64-cpu,%s ' "$c"; done)"
 CONF
 		(cd "$H" && find . | cpio -o -H newc --quiet) >"$WORK/host.cpio"
@@ -219,7 +224,7 @@ CONF
 		qpid=$!
 		tail -n +1 -f --pid=$qpid "$con" &
 		tpid=$!
-		hung= waited=0
+		hung= silent= waited=0
 		while kill -0 $qpid 2>/dev/null; do
 			grep -a -q '^@@BOOTED' "$con" && break
 			if [ $waited -ge "$BOOT_WATCHDOG" ]; then
@@ -229,6 +234,21 @@ CONF
 			fi
 			sleep 2
 			waited=$((waited + 2))
+		done
+		# Silence watchdog, once booted: every harness guest prints at
+		# least every few minutes (tests report as they go, L1 relays
+		# L2, which prints at least every 30 s and is ended by L1 after
+		# 150 s of silence).  A guest silent for SILENCE_WATCHDOG
+		# seconds has stopped (its kernel could not even report a
+		# stall): it is ended, said so in the log, and the run fails
+		# now rather than at its time limit.
+		while [ -z "$hung" ] && kill -0 $qpid 2>/dev/null; do
+			sleep 5
+			[ $(($(date +%s) - $(stat -c %Y "$con"))) -lt "$SILENCE_WATCHDOG" ] && continue
+			kill -0 $qpid 2>/dev/null || break
+			silent=1
+			kill $qpid
+			break
 		done
 		wait $qpid
 		rc=$?
@@ -242,6 +262,7 @@ CONF
 			attempt=$((attempt + 1))
 			continue
 		fi
+		[ -n "$silent" ] && echo "@@HARNESS timeout: guest silent for ${SILENCE_WATCHDOG}s, stopped@@"
 		[ $rc = 124 ] && echo "@@HARNESS timeout after ${TIMEOUT}s@@"
 		break
 	done
@@ -278,7 +299,7 @@ IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_TRAFFIC=/src/${TRAFFIC#"$TOP"/} IPI_STEER_BZIMAGE=$BZIMAGE \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
 IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_BOOT_WATCHDOG IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
+IN_ROOT_ENV="IPI_STEER_BOOT_WATCHDOG IPI_STEER_SILENCE_WATCHDOG IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for c in $L2_CPUS; do printf -- '--l2-cpu %s ' "$c"; done) \
