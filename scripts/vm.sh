@@ -127,6 +127,7 @@ if [ "${INNER:-0}" = 1 ]; then
 		mkdir -p "$d"/{bin,dev,proc,sys,tmp,etc,tests,lib/modules}
 		cp /bin/busybox "$d/bin/busybox"
 		cp /src/scripts/guest-init.sh "$d/init"
+		cp /src/scripts/l2-classify.sh "$d/l2-classify.sh"
 		chmod +x "$d/init"
 		cp /src/selftests/lib/*.sh "$d/tests/"
 		printf 'ROLE=%s\nTESTS="%s"\n' "$2" "$3" >"$d/etc/harness.conf"
