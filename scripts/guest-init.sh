@@ -304,4 +304,8 @@ else
 	run_tests
 fi
 echo "@@DONE@@"
+# Let the console drain first: the serial port sends what userspace wrote
+# from a buffer, while the kernel prints its last messages at once, and a
+# result line written just before poweroff has come out split by them.
+sleep 2
 poweroff -f
