@@ -9,13 +9,16 @@
 # its flags in /tmp/l2*).  Prints TAP; exit status 1 on any failure.
 
 set -eu
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${L2_CLASSIFY_INNER:-0}" != 1 ]; then
+	# The checkout itself may be under /tmp: both scripts are read
+	# before the private /tmp hides it.
+	TOP=$(cd "$(dirname "$0")/.." && pwd)
 	exec unshare --mount --propagation private -- env L2_CLASSIFY_INNER=1 \
-		bash -c 'mount -t tmpfs tmpfs /tmp && exec bash "$0"' "$0"
+		L2_CLASSIFY_RULES="$(cat "$TOP/scripts/l2-classify.sh")" \
+		bash -c 'mount -t tmpfs tmpfs /tmp && eval "$1"' bash "$(cat "$0")"
 fi
 
-. "$TOP/scripts/l2-classify.sh"
+eval "$L2_CLASSIFY_RULES"
 # What the harness init provides: record instead of acting.
 end_l2_when_quiet() { echo "$1" >/tmp/ended; }
 kvm_counters() { echo "exits=1"; }
