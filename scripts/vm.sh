@@ -221,7 +221,10 @@ CONF
 	while :; do
 		con=$WORK/console.$attempt
 		: >"$con"
-		timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$con" 2>&1 &
+		# The boot's number, on its kernel command line (the last
+		# argument): L1 asks for another boot only while one is left.
+		timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]:0:${#QEMU[@]}-1}" \
+			"${QEMU[-1]} harness.boot=$attempt" </dev/null >"$con" 2>&1 &
 		qpid=$!
 		tail -n +1 -f --pid=$qpid "$con" &
 		tpid=$!
@@ -260,6 +263,12 @@ CONF
 				break
 			fi
 			echo "@@HARNESS guest hung while booting (attempt $attempt: no init after ${BOOT_WATCHDOG}s, before any test), restarting it@@"
+			attempt=$((attempt + 1))
+			continue
+		fi
+		if [ $attempt -lt 3 ] && grep -a -q '^@@HARNESS L1 reboot' "$con"; then
+			# L1 found its boot unfit for L2 before starting it
+			# (see scripts/guest-init.sh): boot it again.
 			attempt=$((attempt + 1))
 			continue
 		fi
