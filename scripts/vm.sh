@@ -217,14 +217,14 @@ CONF
 	# at most twice; each such restart is reported in the log and the
 	# summary.  Once init has run the watchdog is off: a hang after that
 	# is the run's timeout, and fails it.
-	attempt=1
+	attempt=1 TSC_EARLY=
 	while :; do
 		con=$WORK/console.$attempt
 		: >"$con"
 		# The boot's number, on its kernel command line (the last
 		# argument): L1 asks for another boot only while one is left.
 		timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]:0:${#QEMU[@]}-1}" \
-			"${QEMU[-1]} harness.boot=$attempt" </dev/null >"$con" 2>&1 &
+			"${QEMU[-1]} harness.boot=$attempt${TSC_EARLY:+ $TSC_EARLY}" </dev/null >"$con" 2>&1 &
 		qpid=$!
 		tail -n +1 -f --pid=$qpid "$con" &
 		tpid=$!
@@ -268,7 +268,9 @@ CONF
 		fi
 		if [ $attempt -lt 3 ] && grep -a -q '^@@HARNESS L1 reboot' "$con"; then
 			# L1 found its boot unfit for L2 before starting it
-			# (see scripts/guest-init.sh): boot it again.
+			# (see scripts/guest-init.sh): boot it again, with
+			# the TSC rate it asks for.
+			TSC_EARLY=$(grep -a '^@@HARNESS L1 reboot' "$con" | grep -o 'tsc_early_khz=[0-9]*' | tail -n1)
 			attempt=$((attempt + 1))
 			continue
 		fi
