@@ -158,6 +158,11 @@ end_l2_when_quiet() {
 	) &
 }
 
+# L1's refined TSC rate in kHz, once the kernel has refined it.
+refined_tsc_khz() {
+	dmesg | sed -n 's/.*Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | tail -n1
+}
+
 run_l2_once() {
 	# A healthy L2 prints at least every 30 s (tests that wait longer say
 	# so, see ktap_sleep); one that stays silent for L2_SILENCE seconds
@@ -182,7 +187,7 @@ run_l2_once() {
 	# TSC scaling, and L2's clock breaks: seen in every run whose L2s died
 	# at boot.  Ask for L1's refined rate instead.
 	cpu=host
-	mhz=$(dmesg | sed -n 's/.*Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | tail -n1)
+	mhz=$(refined_tsc_khz)
 	[ -n "$mhz" ] && cpu="host,tsc-frequency=${mhz}000"
 	# KVM kept its early rate and cannot give the refined one (no TSC
 	# scaling): QEMU then refuses to start; use the rate KVM has.
@@ -282,7 +287,7 @@ run_l2() {
 			# one (tsc_early_khz, added by scripts/vm.sh), so its
 			# KVM starts with it.
 			boot=$(sed -n 's/.*harness\.boot=\([0-9]*\).*/\1/p' /proc/cmdline)
-			khz=$(dmesg | sed -n 's/.*Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | tail -n1)
+			khz=$(refined_tsc_khz)
 			if [ "${boot:-3}" -lt 3 ] && [ -n "$khz" ]; then
 				echo "@@HARNESS L1 reboot: KVM kept L1's early TSC rate, $(cat /tmp/l2tschost.new) kHz, not its refined one; booting L1 again (boot $boot) with tsc_early_khz=$khz, before L2 ran@@"
 				sleep 2

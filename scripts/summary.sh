@@ -47,10 +47,10 @@ if grep -a -q '^@@HARNESS L1 reboot' "$LOG"; then
 	# the boots before is still scanned for kernel errors (its host
 	# tests ran there, and run again); the last boot is judged whole.
 	grep -a '^@@HARNESS L1 reboot' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
-	awk '/^@@HARNESS L1 reboot/ { last = NR } END { print last + 0 }' "$LOG" >"$LOG.cut"
+	cut=$(grep -a -n '^@@HARNESS L1 reboot' "$LOG" | tail -n1 | cut -d: -f1)
 	EARLIER=$2.earlier
-	head -n "$(cat "$LOG.cut")" "$LOG" | grep -a -v '^L2| ' >"$EARLIER"
-	tail -n +"$(($(cat "$LOG.cut") + 1))" "$LOG" >"$LOG.rebooted"
+	head -n "$cut" "$LOG" | grep -a -v '^L2| ' >"$EARLIER"
+	tail -n +$((cut + 1)) "$LOG" >"$LOG.rebooted"
 	LOG=$LOG.rebooted
 fi
 if [ "$MODE" = nested ] && grep -a -q '^@@HARNESS L2 died under emulation' "$LOG"; then
