@@ -38,6 +38,8 @@ set +e
 stage core-tests "$TOP/scripts/core-test.sh"
 # How L1 judges L2's console: which deaths are restarted, which judged.
 stage l2-classify "$TOP/scripts/l2-classify-test.sh"
+# How a run's log is judged: earlier boots, died L2s, silence, errors.
+stage summary-rules "$TOP/scripts/summary-test.sh"
 stage toolchain "$TOP/scripts/toolchain.sh"
 stage kernel "$TOP/scripts/kernel.sh"
 stage kernel-host env IPI_STEER_KERNEL_FLAVOUR=host "$TOP/scripts/kernel.sh"

@@ -31,27 +31,29 @@ judge() {
 }
 
 echo "== $(basename "$LOG" .log) ($MODE) =="
-if grep -a -q '^@@HARNESS guest hung while booting' "$LOG"; then
-	# A boot that never reached init (scripts/vm.sh, boot watchdog) ran
-	# no test and no module code; it is reported, and the boot after it
-	# is judged whole.  If every boot hung, no test reported: a failure.
-	grep -a '^@@HARNESS guest hung' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
-	awk '/^@@HARNESS guest hung while booting \(attempt/ { n = 0; next }
+if grep -a -q -E '^@@HARNESS (guest hung while booting \(attempt|L1 reboot)' "$LOG"; then
+	# The guest was booted more than once (scripts/vm.sh).  A boot that
+	# never reached init (boot watchdog) ran no test and no module code:
+	# it is reported and dropped.  A boot after which L1 asked to be
+	# booted again, before starting L2 (a TSC rate KVM cannot give L2,
+	# see scripts/guest-init.sh), is reported and what L1 printed in it
+	# is still scanned for kernel errors (its host tests ran there, and
+	# run again).  The last boot is judged whole.  If every boot hung,
+	# no test reported: a failure.
+	grep -a -E '^@@HARNESS (guest hung|L1 reboot)' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
+	EARLIER=$2.earlier
+	: >"$EARLIER"
+	awk -v earlier="$EARLIER" '
+		/^@@HARNESS guest hung while booting \(attempt/ { n = 0; next }
+		/^@@HARNESS L1 reboot/ {
+			for (i = 1; i <= n; i++) if (buf[i] !~ /^L2\| /) print buf[i] >>earlier
+			print >>earlier
+			n = 0
+			next
+		}
 		{ buf[++n] = $0 }
 		END { for (i = 1; i <= n; i++) print buf[i] }' "$LOG" >"$LOG.booted"
 	LOG=$LOG.booted
-fi
-if grep -a -q '^@@HARNESS L1 reboot' "$LOG"; then
-	# L1 asked to be booted again before starting L2 (a TSC rate KVM
-	# cannot give L2, see scripts/guest-init.sh).  What L1 printed in
-	# the boots before is still scanned for kernel errors (its host
-	# tests ran there, and run again); the last boot is judged whole.
-	grep -a '^@@HARNESS L1 reboot' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
-	cut=$(grep -a -n '^@@HARNESS L1 reboot' "$LOG" | tail -n1 | cut -d: -f1)
-	EARLIER=$2.earlier
-	head -n "$cut" "$LOG" | grep -a -v '^L2| ' >"$EARLIER"
-	tail -n +$((cut + 1)) "$LOG" >"$LOG.rebooted"
-	LOG=$LOG.rebooted
 fi
 if [ "$MODE" = nested ] && grep -a -q '^@@HARNESS L2 died under emulation' "$LOG"; then
 	# Earlier L2 attempts died under the emulator (see
