@@ -7,6 +7,7 @@
 # counts.  Usage: summary.sh MODE LOG "GUEST_TESTS" "HOST_TESTS"
 
 MODE=$1 LOG=$2 GUEST_TESTS=$3 HOST_TESTS=$4
+. "$(dirname "$0")/kernel-trouble.sh"
 fail=0 skipped=0 EARLIER=
 
 # $1 = level label, $2 = line prefix in the log, $3 = test name
@@ -91,7 +92,7 @@ if [ "${skipped:-0}" = 1 ]; then
 	grep -a -v '^L2| ' "$LOG" >"$LOG.l1"
 	LOG=$LOG.l1
 fi
-bad='Kernel panic|BUG: |WARNING: |Oops|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hung_task|rcu_sched detected stalls|rcu: INFO|self-detected stall|Detected non-responsive CSD lock|csd: CSD lock|@@HARNESS timeout'
+bad="$KERNEL_TROUBLE|@@HARNESS timeout|@@HARNESS stopped"
 if grep -a -Eq "$bad" "$LOG"; then
 	echo "  kernel trouble in the log:"
 	grep -a -En "$bad" "$LOG" | head -10 | sed 's/^/      /'

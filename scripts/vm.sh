@@ -47,6 +47,9 @@
 # booted again, at most twice, and the restart is reported.
 # IPI_STEER_SILENCE_WATCHDOG (seconds, default 600): a booted guest whose
 # console stays silent that long has stopped; it is ended and the run fails.
+# IPI_STEER_TROUBLE_GRACE (seconds, default 120): a guest whose own console
+# shows a kernel report (scripts/kernel-trouble.sh) is ended that long
+# after it, since the run has failed already.
 #
 # Every guest test prints TAP; the harness collects them into one summary and
 # fails on a non-zero test status, a missing test result, a panic, an oops, a
@@ -56,12 +59,14 @@
 # every attempt, so its tests could not run (reported as skipped).
 
 . "$(dirname "$0")/common.sh"
+. "$TOP/scripts/kernel-trouble.sh"
 
 MODE=tcg NAME= SMP=4 TOPO= L1_SMP=4 GUEST_TESTS= HOST_TESTS= APPEND= TIMEOUT=900 ENVS=
 GUEST_KERNEL=test L2_CPUS=
 ACCEL=${IPI_STEER_ACCEL:-tcg}
 BOOT_WATCHDOG=${IPI_STEER_BOOT_WATCHDOG:-120}
 SILENCE_WATCHDOG=${IPI_STEER_SILENCE_WATCHDOG:-600}
+TROUBLE_GRACE=${IPI_STEER_TROUBLE_GRACE:-120}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) MODE=$2; shift ;;
@@ -90,6 +95,7 @@ done
 case "$MODE" in tcg | nested) ;; *) die "--mode must be tcg or nested" ;; esac
 case "$BOOT_WATCHDOG" in '' | *[!0-9]*) die "IPI_STEER_BOOT_WATCHDOG must be a number of seconds" ;; esac
 case "$SILENCE_WATCHDOG" in '' | *[!0-9]*) die "IPI_STEER_SILENCE_WATCHDOG must be a number of seconds" ;; esac
+case "$TROUBLE_GRACE" in '' | *[!0-9]*) die "IPI_STEER_TROUBLE_GRACE must be a number of seconds" ;; esac
 case "$ACCEL" in tcg | kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
 case "$GUEST_KERNEL" in test | stock) ;; *) die "--guest-kernel must be test or stock" ;; esac
 case "${STOCK_MODULE:=built}" in built | dkms) ;; *) die "--stock-module must be built or dkms" ;; esac
@@ -228,7 +234,7 @@ CONF
 		qpid=$!
 		tail -n +1 -f --pid=$qpid "$con" &
 		tpid=$!
-		hung= silent= waited=0
+		hung= silent= troubled= waited=0
 		while kill -0 $qpid 2>/dev/null; do
 			grep -a -q '^@@BOOTED' "$con" && break
 			if [ $waited -ge "$BOOT_WATCHDOG" ]; then
@@ -246,8 +252,25 @@ CONF
 		# seconds has stopped (its kernel could not even report a
 		# stall): it is ended, said so in the log, and the run fails
 		# now rather than at its time limit.
+		# Trouble watchdog: a kernel report in the guest's own output
+		# (not an L2 attempt's, which L1 judges and may restart) fails
+		# the run whatever follows (scripts/summary.sh); the guest is
+		# given TROUBLE_GRACE seconds to print the rest of it and is
+		# then ended, rather than left to its time limit (an L1 whose
+		# CPU stopped answering NMIs printed RCU stall reports every
+		# 75 s for as long as it was let run).
+		trouble_at=
 		while [ -z "$hung" ] && kill -0 $qpid 2>/dev/null; do
 			sleep 5
+			if [ -z "$trouble_at" ] && grep -a -v '^L2| ' "$con" | grep -a -Eq "$KERNEL_TROUBLE"; then
+				trouble_at=$(date +%s)
+			fi
+			if [ -n "$trouble_at" ] && [ $(($(date +%s) - trouble_at)) -ge "$TROUBLE_GRACE" ]; then
+				kill -0 $qpid 2>/dev/null || break
+				troubled=1
+				kill $qpid
+				break
+			fi
 			[ $(($(date +%s) - $(stat -c %Y "$con"))) -lt "$SILENCE_WATCHDOG" ] && continue
 			kill -0 $qpid 2>/dev/null || break
 			silent=1
@@ -275,6 +298,7 @@ CONF
 			continue
 		fi
 		[ -n "$silent" ] && echo "@@HARNESS timeout: guest silent for ${SILENCE_WATCHDOG}s, stopped@@"
+		[ -n "$troubled" ] && echo "@@HARNESS stopped: the guest's kernel reported trouble (above), ended ${TROUBLE_GRACE}s later@@"
 		[ $rc = 124 ] && echo "@@HARNESS timeout after ${TIMEOUT}s@@"
 		break
 	done
@@ -311,7 +335,7 @@ IPI_STEER_KDIR=/cache/${KDIR#"$CACHE"/} IPI_STEER_KO=/src/${KO#"$TOP"/} \
 IPI_STEER_TRAFFIC=/src/${TRAFFIC#"$TOP"/} IPI_STEER_BZIMAGE=$BZIMAGE \
 IPI_STEER_KSFT=${KSFT:+/cache/${KSFT#"$CACHE"/}} \
 IPI_STEER_HDIR=${HDIR:+/cache/${HDIR#"$CACHE"/}} \
-IN_ROOT_ENV="IPI_STEER_BOOT_WATCHDOG IPI_STEER_SILENCE_WATCHDOG IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
+IN_ROOT_ENV="IPI_STEER_BOOT_WATCHDOG IPI_STEER_SILENCE_WATCHDOG IPI_STEER_TROUBLE_GRACE IPI_STEER_KDIR IPI_STEER_HDIR IPI_STEER_KO IPI_STEER_TRAFFIC IPI_STEER_BZIMAGE IPI_STEER_KSFT IPI_STEER_FAULT IPI_STEER_L1_TCG_THREAD IPI_STEER_L1_PATCHES" \
 	in_root /src/scripts/vm.sh --inner --mode "$MODE" --name "$NAME" \
 	--smp "$SMP" ${TOPO:+--topology "$TOPO"} --l1-smp "$L1_SMP" \
 	$(for c in $L2_CPUS; do printf -- '--l2-cpu %s ' "$c"; done) \
