@@ -67,6 +67,21 @@ hung() { echo "@@HARNESS guest hung while booting (attempt $1: no init after 120
 { echo 'Linux version 7.3.4'; hung 1; echo 'Linux version 7.3.4'; hung 2; echo 'Linux version 7.3.4'
 	echo '@@HARNESS guest hung while booting in all 3 attempts (no init after 120s)@@'; } |
 	check "every boot hung: a failure" nested 1 'the guest did not finish its run'
+nmi_death() {
+	printf '%s\n' 'rcu: INFO: rcu_sched detected stalls on CPUs/tasks:' 'Sending NMI from CPU 3 to CPUs 0:' \
+		"After 10 seconds, these CPUS still haven't responded to the NMI: 0" 'Call Trace:' \
+		"@@HARNESS guest died under emulation (attempt $1: a CPU answered no NMI for 10 s), booting it again@@"
+}
+{ l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| @@START smoke@@' 'L2| ok 1 load'; nmi_death 1
+	l1_boot; l1_tests; l2_run; l1_done; } |
+	check "a CPU that answered no NMI: reported, booted again, the last boot judged" nested 0 'harness: guest died under emulation \(attempt 1'
+{ l1_boot; echo 'WARNING: CPU: 2 PID: 9 at arch/x86/kvm/lapic.c:1'; l1_tests; nmi_death 1; l1_boot; l1_tests; l2_run; l1_done; } |
+	check "a kernel error in L1 before it stopped answering NMIs fails the run" nested 1 "kernel trouble in L1's earlier boots"
+{ l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| BUG: unable to handle page fault [ipi_steer]'; nmi_death 1
+	l1_boot; l1_tests; l2_run; l1_done; } |
+	check "a kernel error in L2 before L1 stopped answering NMIs fails the run" nested 1 "kernel trouble in L1's earlier boots"
+{ l1_boot; l1_tests; nmi_death 1; l1_boot; l1_tests; l2_run; echo 'rcu: INFO: rcu_sched detected stalls on CPUs/tasks:'; l1_done; } |
+	check "a stall in the last boot still fails the run" nested 1 'kernel trouble in the log'
 { l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| @@START smoke@@' 'L2| ok 1 load'
 	echo '@@HARNESS timeout: guest silent for 600s, stopped@@'; } |
 	check "a guest gone silent fails the run" nested 1 'kernel trouble in the log'

@@ -32,22 +32,34 @@ judge() {
 }
 
 echo "== $(basename "$LOG" .log) ($MODE) =="
-if grep -a -q -E '^@@HARNESS (guest hung while booting \(attempt|L1 reboot)' "$LOG"; then
+if grep -a -q -E '^@@HARNESS (guest hung while booting \(attempt|L1 reboot|guest died under emulation)' "$LOG"; then
 	# The guest was booted more than once (scripts/vm.sh).  A boot that
 	# never reached init (boot watchdog) ran no test and no module code:
 	# it is reported and dropped.  A boot after which L1 asked to be
 	# booted again, before starting L2 (a TSC rate KVM cannot give L2,
 	# see scripts/guest-init.sh), is reported and what L1 printed in it
 	# is still scanned for kernel errors (its host tests ran there, and
-	# run again).  The last boot is judged whole.  If every boot hung,
-	# no test reported: a failure.
-	grep -a -E '^@@HARNESS (guest hung|L1 reboot)' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
+	# run again).  A boot whose CPU stopped answering NMIs (vm.sh) is
+	# reported; what it printed before the first stall report, L1's and
+	# L2's alike, is scanned for kernel errors, and none of its tests
+	# count (they run again).  The last boot is judged whole.  If every
+	# boot hung, no test reported: a failure.
+	grep -a -E '^@@HARNESS (guest hung|L1 reboot|guest died under emulation)' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
 	EARLIER=$2.earlier
 	: >"$EARLIER"
 	awk -v earlier="$EARLIER" '
 		/^@@HARNESS guest hung while booting \(attempt/ { n = 0; next }
 		/^@@HARNESS L1 reboot/ {
 			for (i = 1; i <= n; i++) if (buf[i] !~ /^L2\| /) print buf[i] >>earlier
+			print >>earlier
+			n = 0
+			next
+		}
+		/^@@HARNESS guest died under emulation/ {
+			for (i = 1; i <= n; i++) {
+				if (buf[i] ~ /rcu: INFO|rcu_sched detected stalls/ && buf[i] !~ /^L2\| /) break
+				print buf[i] >>earlier
+			}
 			print >>earlier
 			n = 0
 			next
