@@ -120,8 +120,8 @@ stage fault-guest-panic-caught expect_failure guest_panic 'Kernel panic' \
 
 for f in $failures; do
 	echo
-	echo "=== what the failed stage $f said, from its last 60 lines:"
-	tail -n 60 "$STAGE_LOGS/$f.out"
+	echo "=== what the failed stage $f said, from its last 100 lines:"
+	tail -n 100 "$STAGE_LOGS/$f.out"
 done
 echo
 [ -z "$failures" ] || echo "failed stages:$failures"

@@ -4,8 +4,8 @@
 # Test of how the harness judges a run's console log (scripts/summary.sh):
 # logs in the shapes scripts/vm.sh and the guests write them, with
 # earlier boots that hung or that L1 ended to be booted again, L2 attempts
-# that died under the emulator, a guest that went silent, and kernel
-# errors in each part; the exit status and the line each must give.
+# and guests that died under the emulator, a guest that went silent, and
+# kernel errors in each part; the exit status and the line each must give.
 # Above all, a kernel error is never dropped with the boot it was in,
 # unless that boot never reached init.  Prints TAP; exit status 1 on any
 # failure.
@@ -80,6 +80,17 @@ nmi_death() {
 { l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| BUG: unable to handle page fault [ipi_steer]'; nmi_death 1
 	l1_boot; l1_tests; l2_run; l1_done; } |
 	check "a kernel error in L2 before L1 stopped answering NMIs fails the run" nested 1 "kernel trouble in L1's earlier boots"
+stack_death() {
+	printf '%s\n' 'BUG: TASK stack guard page was hit at ffa0000000327ff8 (stack is ffa0000000328000..ffa000000032c000)' \
+		'Oops: stack guard page: 0000 [#1] SMP' 'Call Trace:' 'Kernel panic - not syncing: Fatal exception in interrupt' \
+		"@@HARNESS guest died under emulation (attempt $1: L1's kernel stack overflowed while L2 ran), booting it again@@"
+}
+{ l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| @@START smoke@@' 'L2| ok 1 load'; stack_death 1
+	l1_boot; l1_tests; l2_run; l1_done; } |
+	check "L1's stack overflowed while L2 ran: reported, booted again, the last boot judged" nested 0 "harness: guest died under emulation \(attempt 1: L1's kernel stack"
+{ l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| WARNING: CPU: 1 PID: 80 at kernel/smp.c:1'; stack_death 1
+	l1_boot; l1_tests; l2_run; l1_done; } |
+	check "a kernel error in L2 before L1's stack overflowed fails the run" nested 1 "kernel trouble in L1's earlier boots"
 { l1_boot; l1_tests; nmi_death 1; l1_boot; l1_tests; l2_run; echo 'rcu: INFO: rcu_sched detected stalls on CPUs/tasks:'; l1_done; } |
 	check "a stall in the last boot still fails the run" nested 1 'kernel trouble in the log'
 { l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| @@START smoke@@' 'L2| ok 1 load'

@@ -39,10 +39,11 @@ if grep -a -q -E '^@@HARNESS (guest hung while booting \(attempt|L1 reboot|guest
 	# booted again, before starting L2 (a TSC rate KVM cannot give L2,
 	# see scripts/guest-init.sh), is reported and what L1 printed in it
 	# is still scanned for kernel errors (its host tests ran there, and
-	# run again).  A boot whose CPU stopped answering NMIs (vm.sh) is
-	# reported; what it printed before the first stall report, L1's and
-	# L2's alike, is scanned for kernel errors, and none of its tests
-	# count (they run again).  The last boot is judged whole.  If every
+	# run again).  A boot that died under the emulator (vm.sh: a CPU
+	# that stopped answering NMIs, L1's stack overflowing while L2 ran)
+	# is reported; what it printed before L1's first stall report or
+	# stack overflow, L1's and L2's alike, is scanned for kernel errors,
+	# and none of its tests count (they run again).  The last boot is judged whole.  If every
 	# boot hung, no test reported: a failure.
 	grep -a -E '^@@HARNESS (guest hung|L1 reboot|guest died under emulation)' "$LOG" | sed 's/^@@HARNESS /  harness: /; s/@@$//'
 	EARLIER=$2.earlier
@@ -57,7 +58,7 @@ if grep -a -q -E '^@@HARNESS (guest hung while booting \(attempt|L1 reboot|guest
 		}
 		/^@@HARNESS guest died under emulation/ {
 			for (i = 1; i <= n; i++) {
-				if (buf[i] ~ /rcu: INFO|rcu_sched detected stalls/ && buf[i] !~ /^L2\| /) break
+				if (buf[i] ~ /rcu: INFO|rcu_sched detected stalls|stack guard page was hit/ && buf[i] !~ /^L2\| /) break
 				print buf[i] >>earlier
 			}
 			print >>earlier
@@ -108,6 +109,11 @@ bad="$KERNEL_TROUBLE|@@HARNESS timeout|@@HARNESS stopped"
 if grep -a -Eq "$bad" "$LOG"; then
 	echo "  kernel trouble in the log:"
 	grep -a -En "$bad" "$LOG" | head -10 | sed 's/^/      /'
+	# The first report whole (its call trace says where it came from),
+	# as far as 40 lines.
+	first=$(grep -a -En "$bad" "$LOG" | head -n1 | cut -d: -f1)
+	echo "  the first report, from line $first:"
+	sed -n "$first,$((first + 39))p" "$LOG" | sed 's/^/      /'
 	fail=1
 fi
 if [ -n "$EARLIER" ] && grep -a -Eq "$bad" "$EARLIER"; then

@@ -223,7 +223,7 @@ CONF
 	# at most twice; each such restart is reported in the log and the
 	# summary.  Once init has run the watchdog is off: a hang after that
 	# is the run's timeout, and fails it.
-	attempt=1 TSC_EARLY= nmi_restarts=0
+	attempt=1 TSC_EARLY= emu_restarts=0
 	while :; do
 		con=$WORK/console.$attempt
 		: >"$con"
@@ -297,18 +297,33 @@ CONF
 			attempt=$((attempt + 1))
 			continue
 		fi
-		# A CPU of the guest that answered no NMI for 10 s (RCU's stall
-		# report asks it for a backtrace) was not running kernel code
-		# that can block NMIs: under the emulator this is the vCPU of
-		# an L1 that never left its nested guest (seen twice on
-		# 2026-12-06, both times L1's CPU 0 during L2's tests).  The
-		# guest is booted again, at most twice per run, and all its
-		# tests run again; scripts/summary.sh still scans what it
-		# printed before the stall for kernel errors.
-		if [ -n "$troubled" ] && [ "$nmi_restarts" -lt 2 ] &&
-			grep -a -v '^L2| ' "$con" | grep -a -q "these CPUS still haven't responded to the NMI"; then
-			echo "@@HARNESS guest died under emulation (attempt $attempt: a CPU answered no NMI for 10 s), booting it again@@"
-			nmi_restarts=$((nmi_restarts + 1))
+		# Deaths of the guest that ipi_steer cannot cause and that the
+		# emulator has been seen to cause: it is booted again, at most
+		# twice per run, and all its tests run again; scripts/summary.sh
+		# still scans what it printed before the death for kernel
+		# errors.
+		# - A CPU that answered no NMI for 10 s (RCU's stall report
+		#   asks it for a backtrace) was not running kernel code that
+		#   can block NMIs: under the emulator this is the vCPU of an
+		#   L1 that never left its nested guest (seen twice on
+		#   2026-12-06, both times L1's CPU 0 during L2's tests).
+		# - L1's kernel stack overflowing while L2 ran, with no frame
+		#   of the host patches' code in the report: L1 runs no
+		#   ipi_steer code, and nothing a nested guest does may crash
+		#   its host; seen once on 2026-12-06 (a page fault taken in
+		#   exception entry code on the guard page, L2 in scftorture).
+		emu=
+		l1_lines() { grep -a -v '^L2| ' "$con"; }
+		if [ -n "$troubled" ] && l1_lines | grep -a -q "these CPUS still haven't responded to the NMI"; then
+			emu="a CPU answered no NMI for 10 s"
+		elif [ "$MODE" = nested ] && grep -a -q '^@@L2 starting' "$con" &&
+			l1_lines | grep -a -q 'BUG: TASK stack guard page was hit' &&
+			! l1_lines | sed -n '/BUG: TASK stack guard page was hit/,$p' | grep -a -q 'ipi_accel'; then
+			emu="L1's kernel stack overflowed while L2 ran"
+		fi
+		if [ -n "$emu" ] && [ "$emu_restarts" -lt 2 ]; then
+			echo "@@HARNESS guest died under emulation (attempt $attempt: $emu), booting it again@@"
+			emu_restarts=$((emu_restarts + 1))
 			attempt=$((attempt + 1))
 			continue
 		fi
