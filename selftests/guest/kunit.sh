@@ -2,21 +2,30 @@
 # SPDX-License-Identifier: GPL-2.0
 # The module's KUnit suite runs when the module loads; it must report
 # every case passed.  With the host patches applied to the test kernel,
-# their suite (kvm_ipi_accel_info, the Rust logic of KVM_HC_IPI_ACCEL_INFO,
-# including the VMX and AVIC branches no CPU here can run) ran at boot.
+# their suites ran at boot: kvm_ipi_accel_info (the Rust logic of
+# KVM_HC_IPI_ACCEL_INFO, including the VMX and AVIC branches no CPU here
+# can run) and kvm_posted_ipi (the Rust logic of guest posted IPIs, a
+# VMX-only feature).
 . /tests/ktap.sh
+
+# host_suite NAME MIN: the suite ran at boot with at least MIN cases
+# passed and none failed.
+host_suite() {
+	r=/sys/kernel/debug/kunit/$1/results
+	p=0 f=1
+	if [ -r "$r" ]; then
+		grep -E '^ *(not )?ok [0-9]+ ' "$r" | sed "s/^ */# $1: /"
+		p=$(grep -cE '^ +ok [0-9]+ ' "$r")
+		f=$(grep -cE '^ *not ok [0-9]+ ' "$r")
+	fi
+	ktap_check "KUnit suite $1 ran at boot ($p cases passed)" test "$p" -ge "$2"
+	ktap_check "KUnit suite $1: no failures ($f)" test "$f" = 0
+}
 
 ktap_header
 if [ "${HOST_PATCHES:-0}" = 1 ]; then
-	r=/sys/kernel/debug/kunit/kvm_ipi_accel_info/results
-	p=0 f=1
-	if [ -r $r ]; then
-		grep -E '^ *(not )?ok [0-9]+ ' $r | sed 's/^ */# kvm_ipi_accel_info: /'
-		p=$(grep -cE '^ +ok [0-9]+ ' $r)
-		f=$(grep -cE '^ *not ok [0-9]+ ' $r)
-	fi
-	ktap_check "KUnit suite kvm_ipi_accel_info ran at boot ($p cases passed)" test "$p" -ge 9
-	ktap_check "KUnit suite kvm_ipi_accel_info: no failures ($f)" test "$f" = 0
+	host_suite kvm_ipi_accel_info 9
+	host_suite kvm_posted_ipi 14
 fi
 dmesg -c >/dev/null
 ktap_check "insmod ipi_steer (with its KUnit suite)" insmod /lib/modules/ipi_steer.ko
