@@ -440,16 +440,15 @@ static ssize_t ipi_steer_store(struct kobject *kobj, struct kobj_attribute *attr
 #define IPI_STEER_ATTR(_name, _mode, _id) \
 	{ .kattr = __ATTR(_name, _mode, ipi_steer_show, ipi_steer_store), .id = _id }
 
-/* The order is the attribute ids of rust/sysfs.rs. */
 static struct ipi_steer_attribute ipi_steer_attrs[] = {
-	IPI_STEER_ATTR(mode, 0644, 0),
-	IPI_STEER_ATTR(features, 0444, 1),
-	IPI_STEER_ATTR(costs, 0644, 2),
-	IPI_STEER_ATTR(stats, 0444, 3),
-	IPI_STEER_ATTR(reset, 0200, 4),
-	IPI_STEER_ATTR(calibration, 0644, 5),
+	IPI_STEER_ATTR(mode, 0644, IPI_STEER_ATTR_MODE),
+	IPI_STEER_ATTR(features, 0444, IPI_STEER_ATTR_FEATURES),
+	IPI_STEER_ATTR(costs, 0644, IPI_STEER_ATTR_COSTS),
+	IPI_STEER_ATTR(stats, 0444, IPI_STEER_ATTR_STATS),
+	IPI_STEER_ATTR(reset, 0200, IPI_STEER_ATTR_RESET),
+	IPI_STEER_ATTR(calibration, 0644, IPI_STEER_ATTR_CALIBRATION),
 #ifdef IPI_STEER_FAULT_INJECTION
-	IPI_STEER_ATTR(fault_hypercall, 0600, 6),
+	IPI_STEER_ATTR(fault_hypercall, 0600, IPI_STEER_ATTR_FAULT_HYPERCALL),
 #endif
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Declarations of the C glue (`glue.h`) and thin safe wrappers around it.
+//! Thin safe wrappers around the C glue (`glue.h`), whose declarations
+//! bindgen generates (`glue_bindings.rs`).
 
 use kernel::bindings;
 use kernel::ffi::c_int;
@@ -12,54 +13,69 @@ use kernel::prelude::*;
 use crate::apic::ApicId;
 use crate::tdx::TdVmCall;
 
-/// The guest runs on KVM (signature in the hypervisor CPUID leaves).
-pub(crate) const F_KVM: u32 = 1 << 0;
-/// `KVM_FEATURE_PV_SEND_IPI` is exposed.
-pub(crate) const F_PV_SEND_IPI: u32 = 1 << 1;
-/// `KVM_FEATURE_PV_SCHED_YIELD` is exposed.
-pub(crate) const F_PV_SCHED_YIELD: u32 = 1 << 2;
-/// The local APIC is in x2APIC mode.
-pub(crate) const F_X2APIC: u32 = 1 << 3;
-/// The guest is a TDX trust domain.
-pub(crate) const F_TDX_GUEST: u32 = 1 << 4;
-/// The CPU vendor is AMD or Hygon.
-pub(crate) const F_VENDOR_AMD: u32 = 1 << 5;
+/// The glue's declarations, generated from `glue.h` by bindgen
+/// (`scripts/glue-bindgen.sh`); the module build checks that they are current.
+#[allow(
+    dead_code,
+    non_camel_case_types,
+    unreachable_pub,
+    reason = "bindgen's output keeps C's names, and declares all of glue.h, \
+              also what only C uses (e.g. the IPI vectors)"
+)]
+#[path = "glue_bindings.rs"]
+mod sys;
 
-/// Ids of the sysfs attributes, in the order of the glue's attribute table.
+// The functions glue.h declares and Rust implements have the signatures
+// bindgen gives them.
+const _: () = {
+    let _ = if true {
+        sys::ipi_steer_sysfs_show
+    } else {
+        crate::sysfs::ipi_steer_sysfs_show
+    };
+    let _ = if true {
+        sys::ipi_steer_sysfs_store
+    } else {
+        crate::sysfs::ipi_steer_sysfs_store
+    };
+};
+
+/// The guest runs on KVM (signature in the hypervisor CPUID leaves).
+pub(crate) const F_KVM: u32 = sys::IPI_STEER_F_KVM;
+/// `KVM_FEATURE_PV_SEND_IPI` is exposed.
+pub(crate) const F_PV_SEND_IPI: u32 = sys::IPI_STEER_F_PV_SEND_IPI;
+/// `KVM_FEATURE_PV_SCHED_YIELD` is exposed.
+pub(crate) const F_PV_SCHED_YIELD: u32 = sys::IPI_STEER_F_PV_SCHED_YIELD;
+/// The local APIC is in x2APIC mode.
+pub(crate) const F_X2APIC: u32 = sys::IPI_STEER_F_X2APIC;
+/// The guest is a TDX trust domain.
+pub(crate) const F_TDX_GUEST: u32 = sys::IPI_STEER_F_TDX_GUEST;
+/// The CPU vendor is AMD or Hygon.
+pub(crate) const F_VENDOR_AMD: u32 = sys::IPI_STEER_F_VENDOR_AMD;
+
+/// Ids of the sysfs attributes (`enum ipi_steer_attr_id`).
 pub(crate) mod attr {
+    use super::sys;
+
     /// `mode`.
-    pub(crate) const MODE: u32 = 0;
+    pub(crate) const MODE: u32 = sys::IPI_STEER_ATTR_MODE;
     /// `features`.
-    pub(crate) const FEATURES: u32 = 1;
+    pub(crate) const FEATURES: u32 = sys::IPI_STEER_ATTR_FEATURES;
     /// `costs`.
-    pub(crate) const COSTS: u32 = 2;
+    pub(crate) const COSTS: u32 = sys::IPI_STEER_ATTR_COSTS;
     /// `stats`.
-    pub(crate) const STATS: u32 = 3;
+    pub(crate) const STATS: u32 = sys::IPI_STEER_ATTR_STATS;
     /// `reset`.
-    pub(crate) const RESET: u32 = 4;
+    pub(crate) const RESET: u32 = sys::IPI_STEER_ATTR_RESET;
     /// `calibration`.
-    pub(crate) const CALIBRATION: u32 = 5;
+    pub(crate) const CALIBRATION: u32 = sys::IPI_STEER_ATTR_CALIBRATION;
     /// `fault_hypercall` (fault-injection builds only).
     #[cfg(CONFIG_IPI_STEER_FAULT_INJECTION)]
-    pub(crate) const FAULT_HYPERCALL: u32 = 6;
+    pub(crate) const FAULT_HYPERCALL: u32 = sys::IPI_STEER_ATTR_FAULT_HYPERCALL;
 }
-
-/// A reschedule or call-function-single path of `struct smp_ops`.
-pub(crate) type UnicastFn = unsafe extern "C" fn(cpu: c_int);
-/// The call-function path of `struct smp_ops`.
-pub(crate) type MulticastFn = unsafe extern "C" fn(mask: *const bindings::cpumask);
 
 /// `struct ipi_steer_smp_ipi_ops`: the three IPI paths of `struct smp_ops`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct SmpIpiOps {
-    /// `smp_send_reschedule`.
-    pub(crate) smp_send_reschedule: Option<UnicastFn>,
-    /// `send_call_func_single_ipi`.
-    pub(crate) send_call_func_single_ipi: Option<UnicastFn>,
-    /// `send_call_func_ipi`.
-    pub(crate) send_call_func_ipi: Option<MulticastFn>,
-}
+pub(crate) type SmpIpiOps = sys::ipi_steer_smp_ipi_ops;
 
 impl SmpIpiOps {
     /// No paths at all.
@@ -77,50 +93,16 @@ impl SmpIpiOps {
     }
 }
 
-extern "C" {
-    fn ipi_steer_glue_features() -> u32;
-    fn ipi_steer_glue_nr_cpu_ids() -> c_uint;
-    fn ipi_steer_glue_get_ops(ops: *mut SmpIpiOps);
-    fn ipi_steer_glue_swap_ops(
-        install: *const SmpIpiOps,
-        expect: *const SmpIpiOps,
-        saved: *mut SmpIpiOps,
-    ) -> c_int;
-    fn ipi_steer_glue_synchronize();
-    fn ipi_steer_glue_irq_save() -> c_ulong;
-    fn ipi_steer_glue_irq_restore(flags: c_ulong);
-    fn ipi_steer_glue_this_cpu() -> c_uint;
-    fn ipi_steer_glue_cpu_online(cpu: c_int) -> bool;
-    fn ipi_steer_glue_warn_offline(cpu: c_int);
-    fn ipi_steer_glue_apicid(cpu: c_int) -> u32;
-    fn ipi_steer_glue_other_online_apicids(ids: *mut u32, max: c_uint) -> c_uint;
-    fn ipi_steer_glue_cycles() -> u64;
-    fn ipi_steer_glue_mask_apicids(
-        mask: *const bindings::cpumask,
-        ids: *mut u32,
-        max: c_uint,
-        all_but_self: *mut bool,
-    ) -> c_uint;
-    fn ipi_steer_glue_x2apic_fence();
-    fn ipi_steer_glue_x2apic_icr_write(icr: u64);
-    fn ipi_steer_glue_kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long;
-    fn ipi_steer_glue_kvm_hypercall0(nr: c_uint) -> c_long;
-    fn ipi_steer_glue_tdvmcall(r10: u64, r11: u64, r12: u64, r13: u64) -> c_long;
-    fn ipi_steer_glue_yield_to_preempted(mask: *const bindings::cpumask) -> bool;
-    fn ipi_steer_glue_sysfs_init() -> c_int;
-    fn ipi_steer_glue_sysfs_exit();
-}
-
 /// Returns the `F_*` mask of what the guest sees.
 pub(crate) fn features() -> u32 {
     // SAFETY: no preconditions.
-    unsafe { ipi_steer_glue_features() }
+    unsafe { sys::ipi_steer_glue_features() }
 }
 
 /// Returns the number of possible CPU ids.
 pub(crate) fn nr_cpu_ids() -> usize {
     // SAFETY: no preconditions.
-    let n = unsafe { ipi_steer_glue_nr_cpu_ids() };
+    let n = unsafe { sys::ipi_steer_glue_nr_cpu_ids() };
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
@@ -128,7 +110,7 @@ pub(crate) fn nr_cpu_ids() -> usize {
 pub(crate) fn get_ops() -> SmpIpiOps {
     let mut ops = SmpIpiOps::NONE;
     // SAFETY: `ops` is valid for writes.
-    unsafe { ipi_steer_glue_get_ops(&mut ops) };
+    unsafe { sys::ipi_steer_glue_get_ops(&mut ops) };
     ops
 }
 
@@ -139,14 +121,14 @@ pub(crate) fn swap_ops(install: &SmpIpiOps, expect: Option<&SmpIpiOps>) -> Resul
     let expect = expect.map_or(core::ptr::null(), |e| e as *const SmpIpiOps);
     // SAFETY: the pointers are valid for the call; `stop_machine()` may sleep
     // and this runs in process context (module init and exit).
-    kernel::error::to_result(unsafe { ipi_steer_glue_swap_ops(install, expect, &mut saved) })?;
+    kernel::error::to_result(unsafe { sys::ipi_steer_glue_swap_ops(install, expect, &mut saved) })?;
     Ok(saved)
 }
 
 /// Waits until no CPU can still be running a replaced IPI path.
 pub(crate) fn synchronize() {
     // SAFETY: process context (module init and exit, sysfs stores).
-    unsafe { ipi_steer_glue_synchronize() }
+    unsafe { sys::ipi_steer_glue_synchronize() }
 }
 
 /// Local interrupts disabled for as long as the guard lives.
@@ -157,14 +139,14 @@ impl IrqGuard {
     #[inline]
     pub(crate) fn new() -> Self {
         // SAFETY: no preconditions; restored by `Drop`.
-        Self(unsafe { ipi_steer_glue_irq_save() })
+        Self(unsafe { sys::ipi_steer_glue_irq_save() })
     }
 
     /// Returns the current CPU, which cannot change while the guard lives.
     #[inline]
     pub(crate) fn cpu(&self) -> usize {
         // SAFETY: interrupts are disabled, so the CPU cannot change.
-        let cpu = unsafe { ipi_steer_glue_this_cpu() };
+        let cpu = unsafe { sys::ipi_steer_glue_this_cpu() };
         usize::try_from(cpu).unwrap_or(usize::MAX)
     }
 }
@@ -173,7 +155,7 @@ impl Drop for IrqGuard {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the flags come from the matching save.
-        unsafe { ipi_steer_glue_irq_restore(self.0) }
+        unsafe { sys::ipi_steer_glue_irq_restore(self.0) }
     }
 }
 
@@ -181,20 +163,20 @@ impl Drop for IrqGuard {
 #[inline]
 pub(crate) fn cpu_online(cpu: c_int) -> bool {
     // SAFETY: no preconditions.
-    unsafe { ipi_steer_glue_cpu_online(cpu) }
+    unsafe { sys::ipi_steer_glue_cpu_online(cpu) }
 }
 
 /// Warns like the kernel does about a reschedule IPI to an offline CPU.
 pub(crate) fn warn_offline(cpu: c_int) {
     // SAFETY: no preconditions.
-    unsafe { ipi_steer_glue_warn_offline(cpu) }
+    unsafe { sys::ipi_steer_glue_warn_offline(cpu) }
 }
 
 /// Returns the APIC id of `cpu`.
 #[inline]
 pub(crate) fn apicid(cpu: c_int) -> u32 {
     // SAFETY: no preconditions; `cpu` comes from the kernel's IPI callers.
-    unsafe { ipi_steer_glue_apicid(cpu) }
+    unsafe { sys::ipi_steer_glue_apicid(cpu) }
 }
 
 /// Writes the APIC ids of online CPUs other than this one into `ids`;
@@ -202,7 +184,8 @@ pub(crate) fn apicid(cpu: c_int) -> u32 {
 pub(crate) fn other_online_apicids(ids: &mut [ApicId]) -> usize {
     let max = c_uint::try_from(ids.len()).unwrap_or(c_uint::MAX);
     // SAFETY: `ApicId` is a transparent `u32`; `ids` has room for `max`.
-    let n = unsafe { ipi_steer_glue_other_online_apicids(ids.as_mut_ptr().cast::<u32>(), max) };
+    let n =
+        unsafe { sys::ipi_steer_glue_other_online_apicids(ids.as_mut_ptr().cast::<u32>(), max) };
     usize::try_from(n).unwrap_or(0).min(ids.len())
 }
 
@@ -210,7 +193,7 @@ pub(crate) fn other_online_apicids(ids: &mut [ApicId]) -> usize {
 #[inline]
 pub(crate) fn cycles() -> u64 {
     // SAFETY: no preconditions.
-    unsafe { ipi_steer_glue_cycles() }
+    unsafe { sys::ipi_steer_glue_cycles() }
 }
 
 /// Writes the APIC ids of `mask` into `ids` and tells whether `mask` is
@@ -229,7 +212,7 @@ pub(crate) unsafe fn mask_apicids(
     let out = ids.as_mut_ptr().cast::<u32>();
     // SAFETY: `ApicId` is a transparent `u32`, so `out` is valid for `max`
     // writes; the caller vouches for `mask`.
-    let n = unsafe { ipi_steer_glue_mask_apicids(mask, out, max, &mut all_but_self) };
+    let n = unsafe { sys::ipi_steer_glue_mask_apicids(mask, out, max, &mut all_but_self) };
     if n > max {
         return None;
     }
@@ -240,7 +223,7 @@ pub(crate) unsafe fn mask_apicids(
 #[inline]
 pub(crate) fn x2apic_fence() {
     // SAFETY: no preconditions.
-    unsafe { ipi_steer_glue_x2apic_fence() }
+    unsafe { sys::ipi_steer_glue_x2apic_fence() }
 }
 
 /// Writes the x2APIC ICR.
@@ -251,7 +234,7 @@ pub(crate) fn x2apic_fence() {
 #[inline]
 pub(crate) unsafe fn x2apic_icr_write(icr: u64) {
     // SAFETY: the caller vouches for x2APIC mode and disabled interrupts.
-    unsafe { ipi_steer_glue_x2apic_icr_write(icr) }
+    unsafe { sys::ipi_steer_glue_x2apic_icr_write(icr) }
 }
 
 /// Issues `KVM_HC_SEND_IPI`; returns the vCPUs delivered to or a negative KVM error.
@@ -262,7 +245,7 @@ pub(crate) unsafe fn x2apic_icr_write(icr: u64) {
 #[inline]
 pub(crate) unsafe fn kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_long {
     // SAFETY: the caller vouches for the feature and disabled interrupts.
-    unsafe { ipi_steer_glue_kvm_send_ipi(low, high, min, icr) }
+    unsafe { sys::ipi_steer_glue_kvm_send_ipi(low, high, min, icr) }
 }
 
 /// Issues KVM hypercall `nr` with all four arguments zero and returns the
@@ -274,7 +257,7 @@ pub(crate) unsafe fn kvm_send_ipi(low: u64, high: u64, min: u32, icr: u32) -> c_
 /// hypercall instruction may fault.
 pub(crate) unsafe fn kvm_hypercall0(nr: u32) -> c_long {
     // SAFETY: the caller vouches for KVM.
-    unsafe { ipi_steer_glue_kvm_hypercall0(nr) }
+    unsafe { sys::ipi_steer_glue_kvm_hypercall0(nr) }
 }
 
 /// Issues the `TDVMCALL` `call` and returns its status: 0 if the VMM did
@@ -289,7 +272,7 @@ pub(crate) unsafe fn kvm_hypercall0(nr: u32) -> c_long {
 #[inline]
 pub(crate) unsafe fn tdvmcall(call: &TdVmCall) -> u64 {
     // SAFETY: the caller vouches for the request; the glue checks for a TD.
-    let status = unsafe { ipi_steer_glue_tdvmcall(call.r10, call.r11, call.r12, call.r13) };
+    let status = unsafe { sys::ipi_steer_glue_tdvmcall(call.r10, call.r11, call.r12, call.r13) };
     // A negative errno stays non-zero, hence "not done".
     status as u64
 }
@@ -302,17 +285,17 @@ pub(crate) unsafe fn tdvmcall(call: &TdVmCall) -> u64 {
 /// `mask` must be a valid cpumask; the host must expose `KVM_FEATURE_PV_SCHED_YIELD`.
 pub(crate) unsafe fn yield_to_preempted(mask: *const bindings::cpumask) -> bool {
     // SAFETY: the caller vouches for `mask` and the feature.
-    unsafe { ipi_steer_glue_yield_to_preempted(mask) }
+    unsafe { sys::ipi_steer_glue_yield_to_preempted(mask) }
 }
 
 /// Creates `/sys/kernel/ipi_steer`.
 pub(crate) fn sysfs_init() -> Result {
     // SAFETY: process context (module init).
-    kernel::error::to_result(unsafe { ipi_steer_glue_sysfs_init() })
+    kernel::error::to_result(unsafe { sys::ipi_steer_glue_sysfs_init() })
 }
 
 /// Removes `/sys/kernel/ipi_steer`, waiting for running handlers.
 pub(crate) fn sysfs_exit() {
     // SAFETY: process context (module exit or failed init).
-    unsafe { ipi_steer_glue_sysfs_exit() }
+    unsafe { sys::ipi_steer_glue_sysfs_exit() }
 }

@@ -43,6 +43,9 @@ in_root sh -c 'cd /src && rustfmt --edition 2021 --config-path rust/core/.rustfm
 	die "rust/*.rs is not rustfmt-clean"
 }
 build "" build/module CONFIG_IPI_STEER=m $fault
+# Rust's declarations of the glue must be what bindgen makes of glue.h
+# (with the flags glue.c was just compiled with).
+"$TOP/scripts/glue-bindgen.sh" --check
 # The copy the test guests load: the same module plus its KUnit suite and
 # the fault_hypercall knob (off unless a test arms it).
 build "" build/module-kunit CONFIG_IPI_STEER=m CONFIG_IPI_STEER_KUNIT_TEST=y \
