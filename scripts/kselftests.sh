@@ -11,7 +11,7 @@
 KSFT_TESTS="x86/xapic_ipi_test x86/xapic_state_test x86/kvm_pv_test
 x86/hyperv_ipi x86/fix_hypercall_test ${KSFT_EXTRA:-}"
 if grep -Eqv '^[[:space:]]*(#|$)' "$TOP/host-patches/series"; then
-	KSFT_TESTS="$KSFT_TESTS x86/ipi_accel_info_test"
+	KSFT_TESTS="$KSFT_TESTS x86/ipi_accel_info_test x86/guest_posted_ipi_test"
 fi
 
 KDIR=$("$TOP/scripts/kernel.sh")
