@@ -7,8 +7,9 @@
 //!
 //! The steps and their order are [`PostStep`]'s, the sender the protocol
 //! model (`rust/model`) checks against KVM's handling of the target vCPU.
-//! No host offers the descriptors yet: how a host would share them is a
-//! proposal (`docs/ABI/kvm-posted-ipi`), so [`descriptor`] finds none, and
+//! How a host shares the descriptors is `docs/ABI/kvm-posted-ipi`, which
+//! host-patches/0007-0009 implement for VMX (never executed here).  The
+//! module does not register a region yet, so [`descriptor`] finds none, and
 //! the policy never plans this transport because `Features::posted_ipi` is
 //! never set.
 

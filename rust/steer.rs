@@ -85,8 +85,9 @@ fn profile_of(f: u32) -> Features {
         // Set only in a TD: the kernel's X86_FEATURE_TDX_GUEST.
         tdx: f & glue::F_TDX_GUEST != 0,
         host_accel: HostAccel::None,
-        // No host shares posted-interrupt descriptors yet (the registration
-        // is a proposal, docs/ABI/kvm-posted-ipi), so posting is never used.
+        // The module does not register a region of descriptors with the
+        // host (MSR_KVM_POSTED_IPI, host-patches/0007-0009) yet, so posting
+        // is never used.
         posted_ipi: false,
     }
 }
