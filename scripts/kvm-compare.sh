@@ -22,10 +22,12 @@ x86/ucna_injection_test x86/exit_on_emulation_failure_test x86/xcr0_cpuid_test
 kvm_binary_stats_test guest_print_test irqfd_test"
 
 # results LOG: "test ok|FAIL" per line, from the kvm_selftests TAP output.
+# One line per test: its result in the last L1 boot of the log (an L1
+# that reboots for its TSC rate runs the tests again; see vm.sh).
 results() {
 	sed -n -E 's/^(not )?ok [0-9]+ ([^ ]+).*/\2 \1/p' "$1" | while read -r t n; do
 		if [ -z "$n" ]; then echo "$t ok"; else echo "$t FAIL"; fi
-	done | sort
+	done | awk '{ r[$1] = $2 } END { for (t in r) print t, r[t] }' | sort
 }
 
 for p in none series; do
