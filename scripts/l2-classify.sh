@@ -18,7 +18,10 @@ l2_line() {
 	line=$1
 	case "$line" in
 	*@@COUNTERS*@@*)
-		echo "ack $(kvm_counters)" >/tmp/l2in ;;
+		# The answer repeats the request's number (l1_counters).
+		n=${line##*@@COUNTERS}
+		n=${n%%@@*}
+		echo "ack ${n# } $(kvm_counters)" >/tmp/l2in ;;
 	*"TSC frequency mismatch between VM"*"and host ("*" kHz)"*)
 		t=${line##*and host (}
 		[ -s /tmp/l2tschost ] || echo "${t%% kHz)*}" >/tmp/l2tschost.new ;;

@@ -42,13 +42,28 @@ ktap_finish() {
 }
 
 # Ask the nested host for KVM's counters of this VM; prints "name=value"
-# words, or nothing when not running nested; waits for L1's answer.
+# words, or nothing when not running nested; waits for L1's answer.  Each
+# request has a number that L1's answer repeats, and answers to other
+# requests are skipped: an answer L1 sent to an L2 that died before
+# reading it stays in L1's pipe to the console, and the next L2 reads it
+# first (seen once as negative counts in the first row of an exits test
+# after an L2 restart).
 l1_counters() {
 	. /etc/harness.conf
 	[ "${NESTED:-0}" = 1 ] || return 0
-	echo "@@COUNTERS@@" >/dev/console
-	IFS= read -r -t 60 ans </dev/console || return 1
-	echo "${ans#*ack }"
+	seq=$(($(cat /tmp/l1_counters.seq 2>/dev/null || echo 0) + 1))
+	echo "$seq" >/tmp/l1_counters.seq
+	# Unique across L2 boots, not only within one.
+	id=$(cut -c1-8 /proc/sys/kernel/random/boot_id).$seq
+	echo "@@COUNTERS $id@@" >/dev/console
+	while IFS= read -r -t 60 ans </dev/console; do
+		case "$ans" in
+		*"ack $id "*)
+			echo "${ans#*ack $id }"
+			return 0 ;;
+		esac
+	done
+	return 1
 }
 # counter NAME WORDS...: the value of NAME in l1_counters output.
 counter() {
