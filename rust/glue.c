@@ -2,16 +2,19 @@
 /*
  * C glue of ipi_steer.  Only what Rust cannot do itself lives here: static
  * inline helpers and alternatives of the x86 headers, per-CPU data,
- * stop_machine() and the sysfs kobject.
+ * stop_machine(), MSR writes, CPU hotplug states and the sysfs kobject.
  */
 #include <linux/bits.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
+#include <linux/gfp.h>
 #include <linux/irqflags.h>
 #include <linux/kobject.h>
 #include <linux/kvm_para.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
+#include <linux/reboot.h>
 #include <linux/sched.h>
 #include <linux/smp.h>
 #include <linux/stop_machine.h>
@@ -20,7 +23,9 @@
 #include <asm/barrier.h>
 #include <asm/cpufeature.h>
 #include <asm/cpuid/api.h>
+#include <asm/io.h>
 #include <asm/irq_vectors.h>
+#include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/smp.h>
 #include <asm/tdx.h>
@@ -402,6 +407,150 @@ bool ipi_steer_glue_yield_to_preempted(const struct cpumask *mask)
 		}
 	}
 	return false;
+}
+
+/*
+ * Guest posted IPIs (docs/ABI/kvm-posted-ipi): the region is registered with
+ * MSR_KVM_POSTED_IPI by every CPU while it is online, and withdrawn by a CPU
+ * going offline, at reboot and at unload, so that the host never writes the
+ * region once it is freed or belongs to another kernel.  Whether to register,
+ * and what the host answered, is decided in Rust (rust/posted_ipi.rs).
+ */
+#ifndef MSR_KVM_POSTED_IPI
+#define MSR_KVM_POSTED_IPI	0x4b564d09
+#endif
+
+static u64 ipi_steer_posted_msr;
+static atomic_t ipi_steer_posted_refused;
+static int ipi_steer_posted_state;
+
+/**
+ * ipi_steer_glue_max_apicid - the largest APIC id of a possible CPU
+ *
+ * Context: any.
+ */
+u32 ipi_steer_glue_max_apicid(void)
+{
+	u32 id, max = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		id = per_cpu(x86_cpu_to_apicid, cpu);
+		if (id != BAD_APICID && id > max)
+			max = id;
+	}
+	return max;
+}
+
+/**
+ * ipi_steer_glue_region_alloc - zeroed, physically contiguous pages
+ * @size: bytes, a multiple of the page size
+ * @gpa: receives the guest-physical address of the first byte
+ *
+ * Context: process context, may sleep.
+ * Return: the kernel address of the pages, or NULL.
+ */
+void *ipi_steer_glue_region_alloc(size_t size, u64 *gpa)
+{
+	void *p = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO);
+
+	if (p)
+		*gpa = virt_to_phys(p);
+	return p;
+}
+
+/**
+ * ipi_steer_glue_region_free - free what ipi_steer_glue_region_alloc() gave
+ * @region: its kernel address
+ * @size: the size it was allocated with
+ *
+ * Context: process context; no CPU may still have the region registered.
+ */
+void ipi_steer_glue_region_free(void *region, size_t size)
+{
+	free_pages_exact(region, size);
+}
+
+static int ipi_steer_posted_online(unsigned int cpu)
+{
+	/* A refusal leaves the CPU's slot unoffered: its IPIs fall back. */
+	if (wrmsr_safe(MSR_KVM_POSTED_IPI, lower_32_bits(ipi_steer_posted_msr),
+		       upper_32_bits(ipi_steer_posted_msr)))
+		atomic_inc(&ipi_steer_posted_refused);
+	return 0;
+}
+
+static int ipi_steer_posted_offline(unsigned int cpu)
+{
+	wrmsr_safe(MSR_KVM_POSTED_IPI, 0, 0);
+	return 0;
+}
+
+static void ipi_steer_posted_withdraw_this_cpu(void *unused)
+{
+	wrmsr_safe(MSR_KVM_POSTED_IPI, 0, 0);
+}
+
+/* The host must not write the region into the next kernel (kexec). */
+static int ipi_steer_posted_reboot(struct notifier_block *nb,
+				   unsigned long code, void *unused)
+{
+	on_each_cpu(ipi_steer_posted_withdraw_this_cpu, NULL, 1);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block ipi_steer_posted_reboot_nb = {
+	.notifier_call = ipi_steer_posted_reboot,
+};
+
+/**
+ * ipi_steer_glue_posted_register - register the region on every CPU
+ * @msr: the value of MSR_KVM_POSTED_IPI that registers it
+ *
+ * Each online CPU writes @msr now, and each CPU that comes online later
+ * writes it then; a CPU going offline writes 0.  On success the caller must
+ * call ipi_steer_glue_posted_withdraw() before it frees the region.
+ *
+ * Context: process context, may sleep; not with the CPU hotplug lock held.
+ * Return: the number of online CPUs whose write was refused (#GP), or a
+ * negative errno if nothing was registered.
+ */
+int ipi_steer_glue_posted_register(u64 msr)
+{
+	int ret;
+
+	ipi_steer_posted_msr = msr;
+	atomic_set(&ipi_steer_posted_refused, 0);
+	ret = register_reboot_notifier(&ipi_steer_posted_reboot_nb);
+	if (ret)
+		return ret;
+	ret = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "x86/ipi_steer:posted",
+				ipi_steer_posted_online,
+				ipi_steer_posted_offline);
+	if (ret < 0) {
+		unregister_reboot_notifier(&ipi_steer_posted_reboot_nb);
+		return ret;
+	}
+	ipi_steer_posted_state = ret;
+	return atomic_read(&ipi_steer_posted_refused);
+}
+
+/**
+ * ipi_steer_glue_posted_withdraw - withdraw the region on every CPU
+ *
+ * Every online CPU writes 0 to MSR_KVM_POSTED_IPI (offline CPUs did when
+ * they went offline); the host then no longer writes the region.
+ *
+ * Context: process context, may sleep.  Does nothing without a successful
+ * ipi_steer_glue_posted_register() before.
+ */
+void ipi_steer_glue_posted_withdraw(void)
+{
+	if (ipi_steer_posted_state <= 0)
+		return;
+	cpuhp_remove_state(ipi_steer_posted_state);
+	ipi_steer_posted_state = 0;
+	unregister_reboot_notifier(&ipi_steer_posted_reboot_nb);
 }
 
 /* sysfs: /sys/kernel/ipi_steer/<attr>, show and store handled in Rust. */

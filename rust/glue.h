@@ -74,6 +74,12 @@ long ipi_steer_glue_kvm_hypercall0(unsigned int nr);
 long ipi_steer_glue_tdvmcall(u64 r10, u64 r11, u64 r12, u64 r13);
 bool ipi_steer_glue_yield_to_preempted(const struct cpumask *mask);
 
+u32 ipi_steer_glue_max_apicid(void);
+void *ipi_steer_glue_region_alloc(size_t size, u64 *gpa);
+void ipi_steer_glue_region_free(void *region, size_t size);
+int ipi_steer_glue_posted_register(u64 msr);
+void ipi_steer_glue_posted_withdraw(void);
+
 int ipi_steer_glue_sysfs_init(void);
 void ipi_steer_glue_sysfs_exit(void);
 

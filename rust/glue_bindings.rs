@@ -120,6 +120,21 @@ unsafe extern "C" {
     pub fn ipi_steer_glue_yield_to_preempted(mask: *const cpumask) -> bool_;
 }
 unsafe extern "C" {
+    pub fn ipi_steer_glue_max_apicid() -> u32_;
+}
+unsafe extern "C" {
+    pub fn ipi_steer_glue_region_alloc(size: usize, gpa: *mut u64_) -> *mut kernel::ffi::c_void;
+}
+unsafe extern "C" {
+    pub fn ipi_steer_glue_region_free(region: *mut kernel::ffi::c_void, size: usize);
+}
+unsafe extern "C" {
+    pub fn ipi_steer_glue_posted_register(msr: u64_) -> kernel::ffi::c_int;
+}
+unsafe extern "C" {
+    pub fn ipi_steer_glue_posted_withdraw();
+}
+unsafe extern "C" {
     pub fn ipi_steer_glue_sysfs_init() -> kernel::ffi::c_int;
 }
 unsafe extern "C" {

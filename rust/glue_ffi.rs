@@ -3,6 +3,8 @@
 //! Thin safe wrappers around the C glue (`glue.h`), whose declarations
 //! bindgen generates (`glue_bindings.rs`).
 
+use core::ptr::NonNull;
+
 use kernel::bindings;
 use kernel::ffi::c_int;
 use kernel::ffi::c_long;
@@ -298,4 +300,54 @@ pub(crate) fn sysfs_init() -> Result {
 pub(crate) fn sysfs_exit() {
     // SAFETY: process context (module exit or failed init).
     unsafe { sys::ipi_steer_glue_sysfs_exit() }
+}
+
+/// Returns the largest APIC id of a possible CPU.
+pub(crate) fn max_apicid() -> ApicId {
+    // SAFETY: no preconditions.
+    ApicId(unsafe { sys::ipi_steer_glue_max_apicid() })
+}
+
+/// Allocates `size` zeroed, physically contiguous bytes (a multiple of the
+/// page size); returns their address and guest-physical address.
+pub(crate) fn region_alloc(size: usize) -> Option<(NonNull<u8>, u64)> {
+    let mut gpa = 0u64;
+    // SAFETY: process context (module init); `gpa` is valid for writes.
+    let p = unsafe { sys::ipi_steer_glue_region_alloc(size, &mut gpa) };
+    NonNull::new(p.cast::<u8>()).map(|p| (p, gpa))
+}
+
+/// Frees what [`region_alloc`] gave.
+///
+/// # Safety
+///
+/// `region` and `size` come from one [`region_alloc`]; nothing uses the
+/// region any more, and no CPU has it registered with the host.
+pub(crate) unsafe fn region_free(region: NonNull<u8>, size: usize) {
+    // SAFETY: the caller vouches for the region.
+    unsafe { sys::ipi_steer_glue_region_free(region.as_ptr().cast(), size) }
+}
+
+/// Registers a posted-IPI region: every online CPU writes `msr` to
+/// `MSR_KVM_POSTED_IPI` now, every CPU that comes online later writes it
+/// then, and a CPU going offline writes 0.  Returns how many online CPUs
+/// the host refused (#GP); [`posted_withdraw`] undoes it.
+///
+/// # Safety
+///
+/// The region `msr` names must stay allocated, and be touched only
+/// atomically, until [`posted_withdraw`] returns: the host writes it.
+pub(crate) unsafe fn posted_register(msr: u64) -> Result<u32> {
+    // SAFETY: process context (module init); the caller vouches for the region.
+    let r = unsafe { sys::ipi_steer_glue_posted_register(msr) };
+    kernel::error::to_result(r)?;
+    Ok(u32::try_from(r).unwrap_or(u32::MAX))
+}
+
+/// Withdraws the registration of [`posted_register`] on every CPU; the host
+/// no longer writes the region once this returns.
+pub(crate) fn posted_withdraw() {
+    // SAFETY: process context (module init or exit), after a successful
+    // `posted_register` (the caller's ownership of the registration).
+    unsafe { sys::ipi_steer_glue_posted_withdraw() }
 }

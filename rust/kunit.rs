@@ -242,12 +242,55 @@ mod tests {
         assert!(!d.pending(cf) && !d.control_word().on());
 
         // No descriptor offered: fall back.
-        assert!(posted_ipi::descriptor(ApicId(0)).is_none());
         assert_eq!(
             posted_ipi::post(None, cf, |_| notified = true),
             Err(Fallback::Absent)
         );
         assert!(!notified);
+    }
+
+    /// The module's view of a region, with the test playing the host: a
+    /// descriptor is handed out only while the header is enabled and its
+    /// slot offered, and a post lands in the slot's architectural words.
+    #[test]
+    fn posted_region() {
+        let r = posted_ipi::Region::unregistered(8);
+        assert!(r.is_some());
+        let Some(r) = r else { return };
+        // Zeroed, as registered: nothing offered.
+        assert!(r.descriptor(ApicId(0)).is_none());
+        let (offer, desc) = (64 + 3 * 8, 4096 + 3 * 64);
+        r.host_write(desc + 32, (5 << 32) | (u64::from(POSTED_INTR_VECTOR) << 16));
+        r.host_write(offer, (1 << 32) | posted::PI_SLOT_OFFERED);
+        // Offered slot, header not enabled yet.
+        assert!(r.descriptor(ApicId(3)).is_none());
+        r.host_write(8, (2 << 32) | posted::PI_PAGE_ENABLED);
+        assert!(r.descriptor(ApicId(3)).is_some());
+        assert!(r.descriptor(ApicId(2)).is_none());
+        assert!(r.descriptor(ApicId(8)).is_none());
+        assert!(r.descriptor(ApicId(u32::MAX)).is_none());
+
+        let mut icr = 0;
+        let rs = Vector::RESCHEDULE;
+        assert_eq!(
+            posted_ipi::post(r.descriptor(ApicId(3)), rs, |i| icr = i.0),
+            Ok(Posted::Notified)
+        );
+        assert_eq!(icr, 0x5_0000_00f2);
+        // 0xfd: PIR word 3, bit 61; ON is bit 0 of byte 32.
+        assert_eq!(r.read(desc + 24), Some(1 << 61));
+        assert_eq!(r.read(desc + 32).map(|c| c & 1), Some(1));
+        // Other slots untouched.
+        assert_eq!(r.read(4096 + 2 * 64 + 24), Some(0));
+        assert_eq!(r.read(4096 + 4 * 64 + 24), Some(0));
+
+        // The host withdraws the slot: the next post falls back.
+        r.host_write(offer, 3 << 32);
+        assert!(r.descriptor(ApicId(3)).is_none());
+        r.host_write(offer, (4 << 32) | posted::PI_SLOT_OFFERED);
+        assert!(r.descriptor(ApicId(3)).is_some());
+        r.host_write(8, 5 << 32);
+        assert!(r.descriptor(ApicId(3)).is_none());
     }
 
     #[test]

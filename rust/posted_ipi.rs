@@ -8,11 +8,16 @@
 //! The steps and their order are [`PostStep`]'s, the sender the protocol
 //! model (`rust/model`) checks against KVM's handling of the target vCPU.
 //! How a host shares the descriptors is `docs/ABI/kvm-posted-ipi`, which
-//! host-patches/0007-0009 implement for VMX (never executed here).  The
-//! module does not register a region yet, so [`descriptor`] finds none, and
-//! the policy never plans this transport because `Features::posted_ipi` is
-//! never set.
+//! host-patches/0007-0009 implement for VMX (never executed here): at load
+//! the module registers a [`Region`] on every CPU, and only a host that
+//! fills its header makes `Features::posted_ipi` true; any other host
+//! refuses the MSR write or leaves the header empty, and the policy never
+//! plans this transport.
 
+use core::ptr::NonNull;
+
+use kernel::prelude::*;
+use kernel::sync::atomic::Acquire;
 use kernel::sync::atomic::Atomic;
 use kernel::sync::atomic::Full;
 use kernel::sync::atomic::Relaxed;
@@ -20,14 +25,25 @@ use kernel::sync::atomic::Relaxed;
 use crate::apic::ApicId;
 use crate::apic::Icr;
 use crate::apic::Vector;
+use crate::glue;
 use crate::posted::notification_icr;
+use crate::posted::offered;
 use crate::posted::pir_bit;
+use crate::posted::region_size;
+use crate::posted::registered;
+use crate::posted::registration_msr;
+use crate::posted::slots_for;
 use crate::posted::Fallback;
 use crate::posted::PiControl;
+use crate::posted::PiPageHeader;
 use crate::posted::PirBit;
 use crate::posted::PostStep;
 use crate::posted::Posted;
+use crate::posted::RegionError;
 use crate::posted::PIR_WORDS;
+use crate::posted::PI_SLOT_SIZE;
+use crate::profile::ApicMode;
+use crate::profile::Features;
 
 /// A posted-interrupt descriptor as the guest sees it in the shared region.
 ///
@@ -39,7 +55,8 @@ use crate::posted::PIR_WORDS;
 pub(crate) struct PiDescView {
     pir: [Atomic<u64>; PIR_WORDS],
     control: Atomic<u64>,
-    _reserved: [u64; 3],
+    // The host's; atomic so that a reference never claims them unchanging.
+    _reserved: [Atomic<u64>; 3],
 }
 
 impl PiDescView {
@@ -96,7 +113,7 @@ impl PiDescView {
         Self {
             pir: [const { Atomic::new(0u64) }; PIR_WORDS],
             control: Atomic::new(control.0),
-            _reserved: [0; 3],
+            _reserved: [const { Atomic::new(0u64) }; 3],
         }
     }
 
@@ -114,15 +131,214 @@ impl PiDescView {
     }
 }
 
-/// Returns the descriptor of the vCPU with APIC id `id` if the host offers
-/// it now.
+const _: () = assert!(core::mem::size_of::<PiDescView>() == PI_SLOT_SIZE);
+const _: () = assert!(core::mem::align_of::<PiDescView>() == PI_SLOT_SIZE);
+
+/// Byte offset of the header's flags word (enabled, generation).
+const FLAGS_OFFSET: usize = 8;
+
+/// Zeroed, physically contiguous pages from the glue.
 ///
-/// With the proposed region this reads the header's enabled flag and the
-/// slot's offer word (`posted::offered`) right before each post.  No host
-/// provides the region yet, so every target is absent.
-#[inline]
-pub(crate) fn descriptor(_id: ApicId) -> Option<&'static PiDescView> {
-    None
+/// # Invariants
+///
+/// `base` points to `size` bytes, page aligned, owned by this value; they
+/// are accessed only with atomic operations (the host may write them).
+struct Pages {
+    base: NonNull<u8>,
+    size: usize,
+}
+
+impl Pages {
+    /// Allocates `size` zeroed bytes; returns them and their guest-physical
+    /// address.
+    fn new(size: usize) -> Option<(Self, u64)> {
+        let (base, gpa) = glue::region_alloc(size)?;
+        // INVARIANT: the glue gave `size` page-aligned bytes.
+        Some((Self { base, size }, gpa))
+    }
+
+    /// Returns the address of the `len` bytes at `offset` if they lie in the
+    /// region and `offset` is a multiple of `align`.
+    fn at(&self, offset: usize, len: usize, align: usize) -> Option<*mut u8> {
+        if offset.checked_add(len)? > self.size || offset % align != 0 {
+            return None;
+        }
+        // SAFETY: `offset + len` is within the allocation (checked above).
+        Some(unsafe { self.base.as_ptr().add(offset) })
+    }
+
+    /// Returns the 64-bit word at byte `offset`.
+    fn word(&self, offset: usize) -> Option<&Atomic<u64>> {
+        let p = self.at(offset, 8, 8)?;
+        // SAFETY: in bounds and aligned (page-aligned base); valid for as
+        // long as `self`; every access to the region is atomic (invariant).
+        Some(unsafe { Atomic::from_ptr(p.cast::<u64>()) })
+    }
+
+    /// Returns the descriptor at byte `offset`.
+    fn desc(&self, offset: usize) -> Option<&PiDescView> {
+        let p = self.at(offset, PI_SLOT_SIZE, PI_SLOT_SIZE)?;
+        // SAFETY: in bounds and 64-byte aligned; `PiDescView` is only
+        // atomics, any bit pattern is valid, and every access to the region
+        // is atomic (invariant).
+        Some(unsafe { &*p.cast::<PiDescView>() })
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: from `glue::region_alloc`; `Region` drops its registration
+        // before its pages, so the host no longer writes them.
+        unsafe { glue::region_free(self.base, self.size) }
+    }
+}
+
+/// The registration of a region on every CPU (`MSR_KVM_POSTED_IPI`),
+/// withdrawn on drop.
+struct Registration;
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        glue::posted_withdraw();
+    }
+}
+
+/// Why the host does not offer posted IPIs to this guest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NotOffered {
+    /// Not tried: posting needs x2APIC, KVM's PV_SEND_IPI and no TDX.
+    Features,
+    /// The region could not be allocated.
+    NoMemory(usize),
+    /// The registration could not be set up (CPU hotplug state).
+    Register(Error),
+    /// The host refused the MSR write on this many online CPUs (#GP).
+    Refused(u32),
+    /// The host took the write but did not fill the header as expected.
+    Region(RegionError),
+}
+
+impl core::fmt::Display for NotOffered {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Features => write!(f, "not tried, needs x2apic and pv_send_ipi outside TDX"),
+            Self::NoMemory(n) => write!(f, "no memory for a region of {} bytes", n),
+            Self::Register(e) => write!(f, "registration not set up ({:?})", e),
+            Self::Refused(n) => write!(f, "MSR_KVM_POSTED_IPI refused on {} CPUs", n),
+            Self::Region(RegionError::Header(e)) => {
+                write!(f, "header not filled by the host ({:?})", e)
+            }
+            Self::Region(e) => write!(f, "region not accepted ({:?})", e),
+        }
+    }
+}
+
+// For `pr_*!`, which take the kernel's `Display`.
+impl kernel::fmt::Display for NotOffered {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+/// The region of posted-interrupt descriptors the host shares with this
+/// guest: a header page, then one descriptor per x2APIC id.
+///
+/// # Invariants
+///
+/// While `_registration` is `Some`, every online CPU has the region
+/// registered; it is withdrawn (field order) before `pages` are freed.
+pub(crate) struct Region {
+    _registration: Option<Registration>,
+    pages: Pages,
+    header: PiPageHeader,
+}
+
+// SAFETY: the region is shared memory accessed only atomically; the
+// registration is global and may be withdrawn from any thread.
+unsafe impl Send for Region {}
+// SAFETY: as above; `&Region` only loads and atomically updates words.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Registers a region with the host on every CPU if `features` allow
+    /// posting, and keeps it if the host filled its header.
+    pub(crate) fn register(features: &Features) -> Result<Self, NotOffered> {
+        if features.apic_mode != ApicMode::X2apic || !features.pv_send_ipi || features.tdx {
+            return Err(NotOffered::Features);
+        }
+        let slots = slots_for(glue::max_apicid());
+        let size = region_size(slots);
+        let (pages, gpa) = Pages::new(size).ok_or(NotOffered::NoMemory(size))?;
+        let msr = registration_msr(gpa, slots).map_err(NotOffered::Region)?;
+        // SAFETY: `pages` lives until after the registration is withdrawn:
+        // `Region` drops them in that order, and so does this function on
+        // every error path (`registration` is declared after `pages`, so it is
+        // dropped first).
+        let refused = unsafe { glue::posted_register(msr) }.map_err(NotOffered::Register)?;
+        let registration = Registration;
+        if refused > 0 {
+            return Err(NotOffered::Refused(refused));
+        }
+        let words = [0, FLAGS_OFFSET, 2 * FLAGS_OFFSET]
+            .map(|o| pages.word(o).map_or(0, |w| w.load(Acquire)));
+        let header = registered(words, slots).map_err(NotOffered::Region)?;
+        Ok(Self {
+            _registration: Some(registration),
+            pages,
+            header,
+        })
+    }
+
+    /// Returns the number of slots and the header's generation at
+    /// registration.
+    pub(crate) fn header(&self) -> PiPageHeader {
+        self.header
+    }
+
+    /// Returns the descriptor of the vCPU with APIC id `id` if the host
+    /// offers it now: the header's enabled flag and the slot's offer word
+    /// (`posted::offered`), read right before each post.
+    #[inline]
+    pub(crate) fn descriptor(&self, id: ApicId) -> Option<&PiDescView> {
+        let (offer, desc) = self.header.slot(id)?;
+        let flags = self.pages.word(FLAGS_OFFSET)?.load(Relaxed);
+        // The host writes NV and NDST before it sets the offer.
+        let offer = self.pages.word(offer)?.load(Acquire);
+        if !offered(flags, offer) {
+            return None;
+        }
+        self.pages.desc(desc)
+    }
+}
+
+#[cfg(CONFIG_IPI_STEER_KUNIT_TEST)]
+impl Region {
+    /// A zeroed region of `slots` slots that is not registered, for tests
+    /// that play the host with [`Region::host_write`].
+    pub(crate) fn unregistered(slots: u32) -> Option<Self> {
+        let (pages, _) = Pages::new(region_size(slots))?;
+        Some(Self {
+            _registration: None,
+            pages,
+            header: PiPageHeader {
+                enabled: false,
+                generation: 0,
+                slots,
+            },
+        })
+    }
+
+    /// Writes the word at byte `offset` as the host would.
+    pub(crate) fn host_write(&self, offset: usize, value: u64) {
+        if let Some(w) = self.pages.word(offset) {
+            w.store(value, kernel::sync::atomic::Release);
+        }
+    }
+
+    /// Reads the word at byte `offset`.
+    pub(crate) fn read(&self, offset: usize) -> Option<u64> {
+        self.pages.word(offset).map(|w| w.load(Relaxed))
+    }
 }
 
 /// Posts `vector` through `desc` (`None`: not offered), calling `notify`

@@ -195,7 +195,7 @@ fn dispatch(
                 ..
             } => {
                 for id in targets {
-                    let desc = posted_ipi::descriptor(*id);
+                    let desc = st.posted.as_ref().ok().and_then(|r| r.descriptor(*id));
                     match posted_ipi::post(desc, vector, |icr| x2apic::write(irqs, icr)) {
                         Ok(how) => {
                             stats.add(Stat::Posted, 1);

@@ -20,6 +20,8 @@ use crate::plan::scratch_words;
 use crate::plan::Op;
 use crate::plan::Policy;
 use crate::plan::PolicyError;
+use crate::posted_ipi::NotOffered;
+use crate::posted_ipi::Region;
 use crate::profile::Config;
 
 /// One configuration, with the policy derived from it.
@@ -244,6 +246,9 @@ pub(crate) struct State {
     scratch: KVec<UnsafeCell<Scratch>>,
     /// Every possible CPU's (APIC id, CPU) pair, sorted by APIC id.
     apic_to_cpu: KVec<(u32, u32)>,
+    /// The posted-interrupt descriptors the host shares, or why not; dropped
+    /// (withdrawn, then freed) only after the paths are removed.
+    pub(crate) posted: Result<Region, NotOffered>,
 }
 
 // SAFETY: shared parts are atomics or `Published`; scratch follows the type invariants.
@@ -258,6 +263,7 @@ impl State {
         saved: glue::SmpIpiOps,
         first: Snapshot,
         nr_cpus: usize,
+        posted: Result<Region, NotOffered>,
     ) -> Result<Self> {
         let mut stats = KVec::with_capacity(nr_cpus, GFP_KERNEL)?;
         let mut scratch = KVec::with_capacity(nr_cpus, GFP_KERNEL)?;
@@ -283,6 +289,7 @@ impl State {
             stats,
             scratch,
             apic_to_cpu,
+            posted,
         })
     }
 

@@ -7,8 +7,10 @@
 //! call-function-single and call-function paths in `smp_ops` under
 //! `stop_machine()`.  Each IPI is then planned by the shared core (the very
 //! files `rust/core` tests in userspace) and sent by x2APIC ICR writes,
-//! `KVM_HC_SEND_IPI` hypercalls or, in a TDX guest, direct `TDVMCALL`s.  At unload the kernel's paths are restored
-//! the same way, and the module waits until no CPU can still run its code.
+//! `KVM_HC_SEND_IPI` hypercalls, in a TDX guest direct `TDVMCALL`s, and, on a
+//! host that shares the vCPUs' posted-interrupt descriptors, posted writes.
+//! At unload the kernel's paths are restored the same way, the module waits
+//! until no CPU can still run its code, and then withdraws the descriptors.
 
 use kernel::prelude::*;
 use kernel::sync::atomic::Release;
@@ -85,9 +87,8 @@ fn profile_of(f: u32) -> Features {
         // Set only in a TD: the kernel's X86_FEATURE_TDX_GUEST.
         tdx: f & glue::F_TDX_GUEST != 0,
         host_accel: HostAccel::None,
-        // The module does not register a region of descriptors with the
-        // host (MSR_KVM_POSTED_IPI, host-patches/0007-0009) yet, so posting
-        // is never used.
+        // Set once the host accepted a region of descriptors
+        // (`posted_ipi::Region::register`).
         posted_ipi: false,
     }
 }
@@ -109,6 +110,19 @@ impl kernel::Module for IpiSteer {
         if let Ok(h) = hint {
             features.host_accel = h.kind.host_accel();
         }
+        // Guest posted IPIs: only a host whose VMM opted this VM in accepts
+        // the region (docs/ABI/kvm-posted-ipi); anywhere else the MSR write
+        // is refused and IPIs go by the other transports.
+        let posted = posted_ipi::Region::register(&features);
+        match &posted {
+            Ok(r) => pr_info!(
+                "posted IPIs: offered by the host ({} slots, generation {})\n",
+                r.header().slots,
+                r.header().generation
+            ),
+            Err(why) => pr_info!("posted IPIs: not offered: {}\n", why),
+        }
+        features.posted_ipi = posted.is_ok();
         // Costs: from the host's answer when it gives one, else calibrated in
         // this guest if the samples allow, else the published table (see the
         // `calibration` knob).
@@ -123,7 +137,10 @@ impl kernel::Module for IpiSteer {
                 pr_err!("refusing to load: no usable IPI transport\n");
                 ENODEV
             })?;
-        let state = KBox::new(State::new(f, saved, first, glue::nr_cpu_ids())?, GFP_KERNEL)?;
+        let state = KBox::new(
+            State::new(f, saved, first, glue::nr_cpu_ids(), posted)?,
+            GFP_KERNEL,
+        )?;
         send::STATE.store(&*state as *const State, Release);
 
         if let Err(e) = glue::sysfs_init() {

@@ -32,7 +32,7 @@ pub(crate) const COST_MAX: u32 = 1_000_000_000;
 /// The transports this module can send with, in the order `mode` lists them.
 ///
 /// Each is listed only where the guest can use it: `tdvmcall` in a TD,
-/// `posted` never yet (no host offers it).
+/// `posted` when the host accepted the module's region of descriptors.
 pub(crate) const IMPLEMENTED: [Transport; 4] = [
     Transport::X2apicIcr,
     Transport::KvmHcSendIpi,
@@ -120,6 +120,15 @@ fn show(st: &State, attr: u32, w: &mut PageWriter<'_>) -> core::fmt::Result {
                     "host_accel: unknown (host hint not understood: {:#x})",
                     v
                 )?,
+            }
+            match &st.posted {
+                Ok(r) => writeln!(
+                    w,
+                    "posted_ipi: offered ({} slots, generation {})",
+                    r.header().slots,
+                    r.header().generation
+                )?,
+                Err(why) => writeln!(w, "posted_ipi: not offered ({})", why)?,
             }
             write!(w, "transports:")?;
             for t in IMPLEMENTED {

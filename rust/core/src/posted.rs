@@ -332,6 +332,9 @@ impl PostStep {
 /// Size of one page of the shared region.
 pub const PI_PAGE_SIZE: usize = 4096;
 
+/// The bits of an address below the page boundary.
+const PI_PAGE_OFFSET_MASK: u64 = 0xfff;
+
 /// Size of one descriptor slot (the descriptor's own size and alignment).
 pub const PI_SLOT_SIZE: usize = 64;
 
@@ -418,10 +421,103 @@ impl PiPageHeader {
 
     /// Returns the size in bytes of the region this header describes.
     pub fn region_size(&self) -> usize {
-        let slots = usize::try_from(self.slots).unwrap_or(0);
-        let bytes = slots.saturating_mul(PI_SLOT_SIZE);
-        PI_PAGE_SIZE.saturating_add(bytes.next_multiple_of(PI_PAGE_SIZE))
+        region_size(self.slots)
     }
+}
+
+/// `MSR_KVM_POSTED_IPI`: the guest registers its region by writing it.
+pub const MSR_KVM_POSTED_IPI: u32 = 0x4b56_4d09;
+
+/// Bit 0 of `MSR_KVM_POSTED_IPI`: register the region (0 withdraws).
+pub const PI_MSR_ENABLED: u64 = 1 << 0;
+
+/// Shift of the number of slots (bits 3-11) in `MSR_KVM_POSTED_IPI`.
+pub const PI_MSR_SLOTS_SHIFT: u32 = 3;
+
+/// Returns the size in bytes of a region of `slots` slots: the header page
+/// and the descriptors, rounded up to whole pages.
+///
+/// ```
+/// use ipi_core::posted::region_size;
+/// assert_eq!(region_size(1), 2 * 4096);
+/// assert_eq!(region_size(64), 2 * 4096);
+/// assert_eq!(region_size(65), 3 * 4096);
+/// ```
+pub fn region_size(slots: u32) -> usize {
+    let slots = usize::try_from(slots).unwrap_or(0);
+    let bytes = slots.saturating_mul(PI_SLOT_SIZE);
+    PI_PAGE_SIZE.saturating_add(bytes.next_multiple_of(PI_PAGE_SIZE))
+}
+
+/// Returns how many slots to register when the largest x2APIC id of a
+/// possible CPU is `max_id`: one per id up to it, at most [`PI_MAX_SLOTS`]
+/// (CPUs with larger ids have no slot, and their IPIs fall back).
+pub const fn slots_for(max_id: ApicId) -> u32 {
+    match max_id.0.checked_add(1) {
+        Some(n) if n <= PI_MAX_SLOTS => n,
+        _ => PI_MAX_SLOTS,
+    }
+}
+
+/// Why a region cannot be registered or used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegionError {
+    /// The guest-physical address is not page aligned, or above bit 63.
+    Address(u64),
+    /// The number of slots is not 1 to [`PI_MAX_SLOTS`].
+    Slots(u32),
+    /// After registration the header is not one this guest knows.
+    Header(PageError),
+    /// After registration the header does not say enabled.
+    NotEnabled,
+    /// After registration the header gives another number of slots.
+    SlotsDiffer {
+        /// What the header says.
+        host: u32,
+        /// What the guest registered.
+        guest: u32,
+    },
+}
+
+/// Returns the value of `MSR_KVM_POSTED_IPI` that registers a region of
+/// `slots` slots at guest-physical address `gpa`: `gpa | slots << 3 | 1`.
+///
+/// ```
+/// use ipi_core::posted::registration_msr;
+/// assert_eq!(registration_msr(0x1_2345_6000, 8), Ok(0x1_2345_6041));
+/// ```
+pub fn registration_msr(gpa: u64, slots: u32) -> Result<u64, RegionError> {
+    if slots == 0 || slots > PI_MAX_SLOTS {
+        return Err(RegionError::Slots(slots));
+    }
+    if gpa & PI_PAGE_OFFSET_MASK != 0 {
+        return Err(RegionError::Address(gpa));
+    }
+    Ok(gpa | (u64::from(slots) << PI_MSR_SLOTS_SHIFT) | PI_MSR_ENABLED)
+}
+
+/// Checks the header words a host wrote when it accepted a registration of
+/// `slots` slots: the magic this guest knows, enabled, the same number of
+/// slots.  A host that took the write without filling the header (no such
+/// MSR, writes ignored) fails here, and the guest does not post.
+///
+/// ```
+/// use ipi_core::posted::{registered, PI_PAGE_MAGIC};
+/// assert!(registered([PI_PAGE_MAGIC, (1 << 32) | 1, 4], 4).is_ok());
+/// assert!(registered([0, 0, 0], 4).is_err());
+/// ```
+pub fn registered(words: [u64; 3], slots: u32) -> Result<PiPageHeader, RegionError> {
+    let h = PiPageHeader::decode(words).map_err(RegionError::Header)?;
+    if !h.enabled {
+        return Err(RegionError::NotEnabled);
+    }
+    if h.slots != slots {
+        return Err(RegionError::SlotsDiffer {
+            host: h.slots,
+            guest: slots,
+        });
+    }
+    Ok(h)
 }
 
 /// Tells whether a post may use a slot: the host offers posting (header flags
@@ -609,6 +705,66 @@ mod tests {
             );
             assert!(end.is_ok());
         }
+    }
+
+    #[test]
+    fn registration() {
+        // The MSR's fields as docs/ABI/kvm-posted-ipi gives them (and
+        // host-patches/0007's parse_msr() decodes them).
+        let v = registration_msr(0x7fff_f000, 504).unwrap();
+        assert_eq!(v & PI_MSR_ENABLED, 1);
+        assert_eq!(v & 0x6, 0);
+        assert_eq!((v >> PI_MSR_SLOTS_SHIFT) & 0x1ff, 504);
+        assert_eq!(v & !0xfff, 0x7fff_f000);
+        assert_eq!(registration_msr(0x1000, 1), Ok(0x1009));
+        assert_eq!(registration_msr(0x1000, 0), Err(RegionError::Slots(0)));
+        assert_eq!(registration_msr(0x1000, 505), Err(RegionError::Slots(505)));
+        assert_eq!(
+            registration_msr(0x1800, 1),
+            Err(RegionError::Address(0x1800))
+        );
+        assert_eq!(MSR_KVM_POSTED_IPI, 0x4b56_4d09);
+        assert_eq!(PI_PAGE_OFFSET_MASK + 1, PI_PAGE_SIZE as u64);
+
+        assert_eq!(slots_for(ApicId(0)), 1);
+        assert_eq!(slots_for(ApicId(7)), 8);
+        assert_eq!(slots_for(ApicId(503)), 504);
+        assert_eq!(slots_for(ApicId(504)), 504);
+        assert_eq!(slots_for(ApicId(u32::MAX)), 504);
+        for n in 1..=PI_MAX_SLOTS {
+            let size = region_size(n);
+            assert_eq!(size % PI_PAGE_SIZE, 0);
+            // The last slot ends inside the region, with less than a page spare.
+            let end = PI_PAGE_SIZE + n as usize * PI_SLOT_SIZE;
+            assert!(end <= size && size - end < PI_PAGE_SIZE, "{n}");
+        }
+
+        let ok = [PI_PAGE_MAGIC, (5 << 32) | PI_PAGE_ENABLED, 8];
+        assert_eq!(
+            registered(ok, 8),
+            Ok(PiPageHeader {
+                enabled: true,
+                generation: 5,
+                slots: 8
+            })
+        );
+        // A host that ignored the write leaves the zeroed header.
+        assert_eq!(
+            registered([0; 3], 8),
+            Err(RegionError::Header(PageError::BadMagic(0)))
+        );
+        assert_eq!(
+            registered([PI_PAGE_MAGIC, 5 << 32, 8], 8),
+            Err(RegionError::NotEnabled)
+        );
+        assert_eq!(
+            registered(ok, 4),
+            Err(RegionError::SlotsDiffer { host: 8, guest: 4 })
+        );
+        assert_eq!(
+            registered([PI_PAGE_MAGIC, 1, 505], 505),
+            Err(RegionError::Header(PageError::TooManySlots(505)))
+        );
     }
 
     #[test]
