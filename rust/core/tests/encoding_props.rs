@@ -19,9 +19,15 @@ use ipi_core::calibrate::Limits;
 use ipi_core::calibrate::Point;
 use ipi_core::calibrate::Series;
 use ipi_core::kvm::KvmHcSendIpi;
+use ipi_core::posted::region_size;
+use ipi_core::posted::registered;
+use ipi_core::posted::registration_msr;
 use ipi_core::posted::PiControl;
 use ipi_core::posted::PiDesc;
 use ipi_core::posted::PostOutcome;
+use ipi_core::posted::RegionError;
+use ipi_core::posted::PI_MAX_SLOTS;
+use ipi_core::posted::PI_PAGE_MAGIC;
 use ipi_core::profile::Costs;
 use ipi_core::profile::Transport;
 use ipi_core::tdx::TdVmCall;
@@ -83,6 +89,40 @@ proptest! {
             PostOutcome::Pending => prop_assert!(d.control.on() && !d.control.sn()),
             PostOutcome::Suppressed => prop_assert!(d.control.sn() && next.control == d.control),
         }
+    }
+
+    #[test]
+    fn registration_msr_fields(page in 0u64..(1 << 40), slots in any::<u32>()) {
+        // Decoded as docs/ABI/kvm-posted-ipi (and host-patches/0007) say:
+        // bit 0 enabled, bits 1-2 zero, bits 3-11 N, bits 12-63 the address.
+        let gpa = page << 12;
+        match registration_msr(gpa, slots) {
+            Ok(v) => {
+                prop_assert!((1..=PI_MAX_SLOTS).contains(&slots));
+                prop_assert_eq!(v & 0x7, 1);
+                prop_assert_eq!((v >> 3) & 0x1ff, u64::from(slots));
+                prop_assert_eq!(v & !0xfff, gpa);
+                // The region the host will write fits the guest's allocation.
+                let end = 4096 + slots as usize * 64;
+                prop_assert!(end <= region_size(slots));
+            }
+            Err(e) => {
+                prop_assert!(slots == 0 || slots > PI_MAX_SLOTS);
+                prop_assert_eq!(e, RegionError::Slots(slots));
+            }
+        }
+        prop_assert_eq!(registration_msr(gpa | 0x800, 1), Err(RegionError::Address(gpa | 0x800)));
+    }
+
+    #[test]
+    fn only_a_filled_header_is_accepted(words in any::<[u64; 3]>(), slots in 1u32..=PI_MAX_SLOTS) {
+        let ok = registered(words, slots);
+        prop_assert_eq!(
+            ok.is_ok(),
+            words[0] == PI_PAGE_MAGIC && words[1] & 1 == 1 && words[2] == u64::from(slots)
+        );
+        let filled = [PI_PAGE_MAGIC, (words[1] & !0xffff_fffe) | 1, u64::from(slots)];
+        prop_assert!(registered(filled, slots).is_ok());
     }
 
     #[test]
