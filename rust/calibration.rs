@@ -105,12 +105,23 @@ fn overhead() -> u64 {
 
 /// The cost table to use: the one for the host's answer when it gave one
 /// (it knows whether ICR writes exit; timing in a guest may not), else the
-/// calibrated costs, else the published Skylake figures.
-pub(crate) fn choose(hint: &Result<HostHint, HintError>, report: &Report) -> Costs {
-    match (hint, report.result) {
+/// calibrated costs, else the published Skylake figures.  Where the host
+/// shares posted-interrupt descriptors its notifications trap (layout
+/// version 1), so posting costs what the ICR write costs.
+pub(crate) fn choose(
+    features: &Features,
+    hint: &Result<HostHint, HintError>,
+    report: &Report,
+) -> Costs {
+    let costs = match (hint, report.result) {
         (Ok(h), _) => h.kind.costs(),
         (Err(_), Ok(c)) => c,
         (Err(_), Err(_)) => Costs::SKYLAKE,
+    };
+    if features.posted_ipi {
+        costs.with_trapped_notifications()
+    } else {
+        costs
     }
 }
 

@@ -129,7 +129,7 @@ impl kernel::Module for IpiSteer {
         let report = calibration::run(&features, &Costs::SKYLAKE);
         let config = Config {
             features,
-            costs: calibration::choose(&hint, &report),
+            costs: calibration::choose(&features, &hint, &report),
             mode: Mode::Auto,
         };
         let first =

@@ -289,7 +289,7 @@ fn store(st: &State, attr: u32, input: &str) -> Result {
             if !failed {
                 let mut config = cur.config;
                 config.features = features;
-                config.costs = calibration::choose(&hint, &report);
+                config.costs = calibration::choose(&features, &hint, &report);
                 // These costs always make a valid policy; if not, keep the
                 // old table and only record the report.
                 next = cur.with_config(config).map_err(|_| EINVAL)?;

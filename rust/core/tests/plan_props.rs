@@ -579,6 +579,24 @@ fn tdvmcall_and_posted_only_with_their_features() {
         ..kvm
     };
     assert_eq!(unicast(posted), Some(Transport::Posted));
+    // With the host's notifications trapped (layout version 1) a post costs
+    // what an ICR write does, and the plain ICR write wins the tie; posting
+    // can still be forced.
+    let trapped = costs.with_trapped_notifications();
+    let auto_trapped = Policy::new(&Config {
+        features: posted,
+        costs: trapped,
+        mode: Mode::Auto,
+    })
+    .unwrap();
+    assert_eq!(auto_trapped.unicast(), Some(Transport::X2apicIcr));
+    let forced_trapped = Policy::new(&Config {
+        features: posted,
+        costs: trapped,
+        mode: Mode::Forced(Transport::Posted),
+    })
+    .unwrap();
+    assert_eq!(forced_trapped.unicast(), Some(Transport::Posted));
     // Without the hypercall a suppressed or withdrawn descriptor has no
     // fallback, so posting is not offered.
     let posted_no_pv = Features {
