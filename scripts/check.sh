@@ -43,6 +43,8 @@ stage summary-rules "$TOP/scripts/summary-test.sh"
 stage toolchain "$TOP/scripts/toolchain.sh"
 stage kernel "$TOP/scripts/kernel.sh"
 stage kernel-host env IPI_STEER_KERNEL_FLAVOUR=host "$TOP/scripts/kernel.sh"
+# The host patches' Rust in KVM, through the kernel's clippy lints.
+stage kvm-clippy "$TOP/scripts/kvm-clippy.sh"
 stage module "$TOP/scripts/module.sh"
 stage intree "$TOP/scripts/intree.sh"
 stage kselftests-build "$TOP/scripts/kselftests.sh"
