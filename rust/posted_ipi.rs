@@ -42,8 +42,8 @@ use crate::posted::Posted;
 use crate::posted::RegionError;
 use crate::posted::PIR_WORDS;
 use crate::posted::PI_SLOT_SIZE;
-use crate::profile::ApicMode;
 use crate::profile::Features;
+use crate::profile::Transport;
 
 /// A posted-interrupt descriptor as the guest sees it in the shared region.
 ///
@@ -263,7 +263,12 @@ impl Region {
     /// Registers a region with the host on every CPU if `features` allow
     /// posting, and keeps it if the host filled its header.
     pub(crate) fn register(features: &Features) -> Result<Self, NotOffered> {
-        if features.apic_mode != ApicMode::X2apic || !features.pv_send_ipi || features.tdx {
+        // The planner's own rule for posting, but for the host's part.
+        let if_offered = Features {
+            posted_ipi: true,
+            ..*features
+        };
+        if !if_offered.available(Transport::Posted) {
             return Err(NotOffered::Features);
         }
         let slots = slots_for(glue::max_apicid());

@@ -6,7 +6,8 @@
 # kernel build (the flavour that also compiles their KUnit suites), so the
 # cached kernel is never rebuilt.  Fails on any clippy warning or error
 # located in arch/x86/kvm/; warnings in the kernel's own crates are
-# reported, not judged.  A clean result is kept per kernel cache key.
+# reported, not judged.  A clean result is kept per kernel cache key and
+# toolchain root (the clippy version).
 #
 #   scripts/kvm-clippy.sh            lint (or report the cached result)
 #   scripts/kvm-clippy.sh --judge F  judge an existing make CLIPPY=1 log F
@@ -37,7 +38,8 @@ OUT=$CACHE/kclippy-$(basename "$KDIR")
 LOG=$TOP/build/kvm-clippy.log
 mkdir -p "$TOP/build"
 
-if [ -f "$OUT/.clippy-clean" ]; then
+STAMP=$OUT/.clippy-clean-$(toolchain_key)
+if [ -f "$STAMP" ]; then
 	log "KVM's Rust clippy-clean (cached result for $(basename "$KDIR"))"
 	exit 0
 fi
@@ -64,4 +66,4 @@ fi
 others=$(grep -E '^(warning|error)(\[[A-Za-z0-9]+\])?: ' "$LOG" | grep -cv ' emitted$' || true)
 objs=$(grep '^ *CLIPPY *arch/x86/kvm/' "$LOG" | awk '{print $2}' | paste -sd' ')
 log "KVM's Rust clippy-clean: $linted objects ($objs); $others diagnostics elsewhere (the kernel's own crates)"
-touch "$OUT/.clippy-clean"
+touch "$STAMP"
