@@ -62,7 +62,8 @@ stage nested "$TOP/scripts/vm.sh" --mode nested --name nested --smp 4 \
 	--host-test kvm_selftests --guest-test smoke --guest-test kunit --guest-test knobs \
 	--guest-test delivery --env EXITS_OPS=50 --env EXITS_KINDS=single,many \
 	--guest-test exits --env TORTURE_SECS=10 --guest-test faults \
-	--guest-test torture --timeout 3600
+	--guest-test torture --env HOTPLUG_CYCLES=3 --guest-test hotplug \
+	--timeout 3600
 
 # Debian's stock cloud kernel: ipi_steer built for it (with every
 # consistency check), refused for anything it can't be proven for, loaded
