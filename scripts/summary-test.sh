@@ -110,6 +110,9 @@ stack_death() {
 	check "a call trace in a TCG guest fails the run" tcg 1 'kernel trouble in the log'
 { l1_boot; printf '%s\n' '@@START smoke@@' 'ok 1 load'; } |
 	check "a TCG guest that stopped fails the run" tcg 1 'smoke +FAIL +\(status missing'
+{ l1_boot; l1_tests; printf '%s\n' '@@L2 starting (attempt 1)@@' 'L2| @@START smoke@@' 'L2| ok 1 load'
+	echo '@@HARNESS guest ended early: QEMU exited with status 0 after a triple fault (QEMU'"'"'s log)@@'; } |
+	check "an L1 that ended by itself says how" nested 1 '^  guest ended early: .*triple fault'
 
 echo "1..$n"
 exit $failed

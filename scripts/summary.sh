@@ -99,7 +99,11 @@ if [ "$MODE" = nested ]; then
 else
 	for t in $GUEST_TESTS; do judge L1 "" "$t"; done
 fi
-grep -a -q '^@@DONE@@' "$LOG" || { echo "  the guest did not finish its run"; fail=1; }
+if ! grep -a -q '^@@DONE@@' "$LOG"; then
+	echo "  the guest did not finish its run"
+	grep -a '^@@HARNESS guest ended early' "$LOG" | sed 's/^@@HARNESS /  /; s/@@$//'
+	fail=1
+fi
 
 if [ "${skipped:-0}" = 1 ]; then
 	grep -a -v '^L2| ' "$LOG" >"$LOG.l1"

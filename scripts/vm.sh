@@ -155,7 +155,8 @@ if [ "${INNER:-0}" = 1 ]; then
 		fi
 	fi
 	for e in $ENVS; do echo "${e%%=*}=\"${e#*=}\"" >>"$G/etc/harness.conf"; done
-	# Fault demo: IPI_STEER_FAULT=guest_panic panics the test guest.
+	# Fault demos: IPI_STEER_FAULT=guest_panic panics the test guest,
+	# guest_triple_fault shuts its CPU down (a triple fault).
 	[ -n "${IPI_STEER_FAULT:-}" ] && echo "IPI_STEER_FAULT=$IPI_STEER_FAULT" >>"$G/etc/harness.conf"
 	cp "$KO" "$TRAFFIC" "$G/lib/modules/"
 	# The smp_call_function torture test (debug.config builds it as a module).
@@ -234,10 +235,15 @@ CONF
 	attempt=1 TSC_EARLY= emu_restarts=0
 	while :; do
 		con=$WORK/console.$attempt
+		# QEMU's own log of CPU resets: a triple fault is logged there,
+		# and nowhere else, before QEMU (-no-reboot) exits.
+		resets=$WORK/qemu-resets.$attempt
 		: >"$con"
+		: >"$resets"
 		# The boot's number, on its kernel command line (the last
 		# argument): L1 asks for another boot only while one is left.
-		timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]:0:${#QEMU[@]}-1}" \
+		timeout --kill-after=10 "$TIMEOUT" "${QEMU[0]}" -d cpu_reset -D "$resets" \
+			"${QEMU[@]:1:${#QEMU[@]}-2}" \
 			"${QEMU[-1]} harness.boot=$attempt${TSC_EARLY:+ $TSC_EARLY}" </dev/null >"$con" 2>&1 &
 		qpid=$!
 		tail -n +1 -f --pid=$qpid "$con" &
@@ -334,6 +340,15 @@ CONF
 			emu_restarts=$((emu_restarts + 1))
 			attempt=$((attempt + 1))
 			continue
+		fi
+		# A guest that ended by itself before its run was done: say how
+		# QEMU ended (a panic reboots, which -no-reboot makes an exit;
+		# a triple fault is the same exit without a word on the console).
+		if [ -z "$silent$troubled" ] && [ $rc != 124 ] && ! grep -a -q '^@@DONE@@' "$con"; then
+			how="QEMU exited with status $rc"
+			grep -q '^Triple fault' "$resets" && how="$how after a triple fault (QEMU's log)"
+			grep -a -q 'Kernel panic' "$con" && how="$how after a kernel panic"
+			echo "@@HARNESS guest ended early: $how@@"
 		fi
 		[ -n "$silent" ] && echo "@@HARNESS timeout: guest silent for ${SILENCE_WATCHDOG}s, stopped@@"
 		[ -n "$troubled" ] && echo "@@HARNESS stopped: the guest's kernel reported trouble (above), ended ${TROUBLE_GRACE}s later@@"
