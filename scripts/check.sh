@@ -99,8 +99,8 @@ stage stock-exits-match "$TOP/scripts/exits-compare.sh" \
 	"$TOP/build/logs/nested.log" "$TOP/build/logs/nested-stock.log"
 
 # The harness must catch real faults: a module that loses IPIs, a knob
-# that applies invalid input, and a guest that panics, must each fail their
-# run with a readable message.
+# that applies invalid input, a guest that panics and one whose CPU shuts
+# down on a triple fault, must each fail their run with a readable message.
 expect_failure() {
 	local name=$1 pattern=$2 out
 	shift 2
@@ -123,6 +123,10 @@ stage fault-knob-invalid-caught expect_failure knob_invalid "costs: '[a-z0-9]+ 1
 stage fault-guest-panic-caught expect_failure guest_panic 'Kernel panic' \
 	env IPI_STEER_FAULT=guest_panic "$TOP/scripts/vm.sh" --mode tcg \
 	--name fault-guest-panic --smp 2 --guest-test smoke --timeout 300
+stage fault-guest-triple-fault-caught expect_failure guest_triple_fault \
+	'guest ended early: QEMU exited with status 0 after a triple fault' \
+	env IPI_STEER_FAULT=guest_triple_fault "$TOP/scripts/vm.sh" --mode tcg \
+	--name fault-guest-triple-fault --smp 2 --guest-test smoke --timeout 300
 # Leave the normal module built.
 "$TOP/scripts/module.sh" >/dev/null
 

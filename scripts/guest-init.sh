@@ -69,10 +69,16 @@ run_tests() {
 	if [ "${NESTED:-0}" = 1 ] && [ "$ROLE" = guest ] && ! l2_health; then
 		return
 	fi
-	if [ "${IPI_STEER_FAULT:-}" = guest_panic ]; then
+	case "${IPI_STEER_FAULT:-}" in
+	guest_panic | guest_triple_fault)
 		insmod /lib/modules/ipi_traffic.ko
-		echo "panic 1 0" >/sys/kernel/debug/ipi_traffic/run
-	fi
+		if [ "$IPI_STEER_FAULT" = guest_panic ]; then
+			echo "panic 1 0" >/sys/kernel/debug/ipi_traffic/run
+		else
+			echo "triplefault 1 0" >/sys/kernel/debug/ipi_traffic/run
+		fi
+		;;
+	esac
 	# A restarted L2 runs only the tests its earlier attempts did not pass
 	# (harness.tests=a,b on its command line, see run_l2).
 	for w in $(cat /proc/cmdline); do

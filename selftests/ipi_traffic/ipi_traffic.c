@@ -10,7 +10,8 @@
  *            alone is timed too (send=, with interrupts off)
  *   single   smp_call_function_single(wait) to each target
  *   many     smp_call_function_many(wait) to all targets at once
- * ("panic 1 0" panics the guest, to show that the harness notices.)
+ * ("panic 1 0" panics the guest and "triplefault 1 0" makes its CPU shut
+ * down on a triple fault, to show that the harness notices each.)
  * N is the number of operations and CPULIST the targets (the writing CPU is
  * never a target: the write pins itself to the first online CPU outside the
  * list).  Reading "run" returns the result of the last write:
@@ -33,6 +34,7 @@
 #include <linux/smp.h>
 #include <linux/timex.h>
 #include <linux/uaccess.h>
+#include <asm/desc.h>
 #include <asm/hardirq.h>
 #include <asm/tsc.h>
 
@@ -131,6 +133,22 @@ static int ipi_traffic_run(const char *kind, unsigned long ops,
 	return 0;
 }
 
+/*
+ * With an empty IDT, the breakpoint cannot be delivered, nor the #GP that
+ * raises, nor the double fault: the CPU shuts down, which QEMU (with
+ * -no-reboot) turns into its exit without a word on the console.
+ */
+static void ipi_traffic_triple_fault(void)
+{
+	struct desc_ptr none = { .size = 0, .address = 0 };
+
+	local_irq_disable();
+	native_load_idt(&none);
+	asm volatile("int3");
+	/* Not reached; should it be, say so rather than run without an IDT. */
+	panic("ipi_traffic: the CPU survived an empty IDT");
+}
+
 static ssize_t ipi_traffic_write(struct file *file, const char __user *ubuf,
 				 size_t len, loff_t *ppos)
 {
@@ -148,6 +166,8 @@ static ssize_t ipi_traffic_write(struct file *file, const char __user *ubuf,
 		return -EINVAL;
 	if (!strcmp(kind, "panic"))
 		panic("ipi_traffic: panic requested by the test");
+	if (!strcmp(kind, "triplefault"))
+		ipi_traffic_triple_fault();
 	if (strcmp(kind, "resched") && strcmp(kind, "single") && strcmp(kind, "many"))
 		return -EINVAL;
 	if (!zalloc_cpumask_var(&targets, GFP_KERNEL))
