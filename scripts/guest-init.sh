@@ -129,10 +129,28 @@ hist_count() {
 	} END { print c + 0 }' "/sys/kernel/tracing/events/kvm/$1/hist" 2>/dev/null
 }
 
+# posted_msr_counts: the guest's writes of MSR_KVM_POSTED_IPI over all
+# vCPUs, from kvm_msr's second histogram (keyed by value and #GP, not by
+# thread): posted_msr_set= (a region) and posted_msr_clear= (0) that KVM
+# took, posted_msr_set_gp= and posted_msr_clear_gp= that it refused.
+posted_msr_counts() {
+	awk '/exception:/ && !/common_pid/ {
+		d = $0; sub(/.*data: */, "", d); sub(/[^0-9].*/, "", d)
+		x = $0; sub(/.*exception: */, "", x); sub(/[^0-9].*/, "", x)
+		h = $0; sub(/.*hitcount: */, "", h)
+		k = (d + 0 == 0 ? "clear" : "set") (x + 0 == 0 ? "" : "_gp")
+		c[k] += h
+	} END {
+		printf "posted_msr_set=%d posted_msr_clear=%d posted_msr_set_gp=%d posted_msr_clear_gp=%d",
+			c["set"], c["clear"], c["set_gp"], c["clear_gp"]
+	}' /sys/kernel/tracing/events/kvm/kvm_msr/hist 2>/dev/null
+}
+
 # Counters of the one running VM as "name=value" words: KVM's debugfs
 # totals over all vCPUs, and vCPU 0's x2APIC ICR writes and hypercalls (in
 # all and per vector: icr_writes_252=...) and exits from the kvm_msr,
-# kvm_hypercall and kvm_exit histograms.
+# kvm_hypercall and kvm_exit histograms; and the MSR_KVM_POSTED_IPI
+# writes of all vCPUs (posted_msr_counts).
 kvm_counters() {
 	d=$(ls -d /sys/kernel/debug/kvm/*-*/ 2>/dev/null | head -n1)
 	[ -n "$d" ] || { echo "novm=1"; return; }
@@ -144,7 +162,8 @@ kvm_counters() {
 	[ -n "$VCPU0" ] || VCPU0=$(vcpu0_tid)
 	echo "$out $(hist_vectors kvm_msr "$VCPU0" icr_writes)" \
 		"$(hist_vectors kvm_hypercall "$VCPU0" sender_hypercalls)" \
-		"sender_exits=$(hist_count kvm_exit "$VCPU0")"
+		"sender_exits=$(hist_count kvm_exit "$VCPU0")" \
+		"$(posted_msr_counts)"
 }
 
 # end_l2_when_quiet LIMIT: end L2 once its console has been quiet for 20 s
@@ -219,6 +238,8 @@ run_l2() {
 	# Per-thread (= per-vCPU) histograms of ICR writes, hypercalls, exits.
 	e=/sys/kernel/tracing/events/kvm
 	echo 'hist:keys=common_pid,data if write == 1 && ecx == 0x830' >$e/kvm_msr/trigger
+	# MSR_KVM_POSTED_IPI (0x4b564d09) writes, taken or refused.
+	echo 'hist:keys=data,exception if write == 1 && ecx == 0x4b564d09' >>$e/kvm_msr/trigger
 	echo 'hist:keys=common_pid,a3 if nr == 10' >$e/kvm_hypercall/trigger
 	echo 'hist:keys=common_pid' >$e/kvm_exit/trigger
 	VCPU0=
