@@ -70,15 +70,14 @@ run_tests() {
 		return
 	fi
 	case "${IPI_STEER_FAULT:-}" in
-	guest_panic | guest_triple_fault)
-		insmod /lib/modules/ipi_traffic.ko
-		if [ "$IPI_STEER_FAULT" = guest_panic ]; then
-			echo "panic 1 0" >/sys/kernel/debug/ipi_traffic/run
-		else
-			echo "triplefault 1 0" >/sys/kernel/debug/ipi_traffic/run
-		fi
-		;;
+	guest_panic) fault=panic ;;
+	guest_triple_fault) fault=triplefault ;;
+	*) fault= ;;
 	esac
+	if [ -n "$fault" ]; then
+		insmod /lib/modules/ipi_traffic.ko
+		echo "$fault 1 0" >/sys/kernel/debug/ipi_traffic/run
+	fi
 	# A restarted L2 runs only the tests its earlier attempts did not pass
 	# (harness.tests=a,b on its command line, see run_l2).
 	for w in $(cat /proc/cmdline); do

@@ -347,7 +347,7 @@ CONF
 		if [ -z "$silent$troubled" ] && [ $rc != 124 ] && ! grep -a -q '^@@DONE@@' "$con"; then
 			how="QEMU exited with status $rc"
 			grep -q '^Triple fault' "$resets" && how="$how after a triple fault (QEMU's log)"
-			grep -a -q 'Kernel panic' "$con" && how="$how after a kernel panic"
+			l1_lines | grep -a -q 'Kernel panic' && how="$how after a kernel panic"
 			echo "@@HARNESS guest ended early: $how@@"
 		fi
 		[ -n "$silent" ] && echo "@@HARNESS timeout: guest silent for ${SILENCE_WATCHDOG}s, stopped@@"
